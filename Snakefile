@@ -1,0 +1,24 @@
+# emoforge: corpora -> index -> features -> SER / translation / faces -> report.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/index.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/ser.smk"
+include: "workflow/rules/translate.smk"
+include: "workflow/rules/faces.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "reports/metrics.json",
+        "reports/report.md",

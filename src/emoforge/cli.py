@@ -1,0 +1,133 @@
+"""`emoforge <stage> ...`: what every Snakemake rule runs. Each stage reads its config
+section as JSON (`--cfg`), so Snakemake sees config changes as parameter changes."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("emoforge")
+
+
+def _corpus(args):
+    from .corpora import corpus_type
+    cfg = json.loads(args.cfg)
+    return corpus_type(args.corpus, cfg), cfg
+
+
+def cmd_download(args) -> None:
+    """Fetch (or, for the demo, generate) a corpus into --out, then write --done."""
+    from .download import Remote, fetch_and_extract
+
+    corpus, cfg = _corpus(args)
+    out = Path(args.out)
+    if cfg.get("url"):  # a user-given mirror with its checksum
+        if not (cfg.get("sha256") or cfg.get("md5")):
+            raise SystemExit(f"corpus {args.corpus}: a download url needs sha256 or md5 in params.yaml")
+        name = cfg.get("filename") or cfg["url"].split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        fetch_and_extract(Remote(cfg["url"], name, md5=cfg.get("md5"), sha256=cfg.get("sha256")), out)
+    elif corpus.download:
+        corpus.download(out, cfg)
+    else:
+        raise SystemExit(f"corpus {args.corpus}: {corpus.how_to_get or 'no public download.'} Put your copy "
+                         f"somewhere and set corpora.{args.corpus}.path in params.yaml (or give url + sha256).")
+    Path(args.done).write_text("ok\n")
+
+
+def cmd_index(args) -> None:
+    from .corpora import raw_root, write_index
+
+    corpus, cfg = _corpus(args)
+    root = Path(args.root) if args.root else raw_root(args.corpus, cfg)
+    if not root.exists():
+        raise SystemExit(f"corpus {args.corpus}: {root} does not exist")
+    df = write_index(corpus.index(root, cfg, corpus=args.corpus), Path(args.out))
+    bad = int((df["status"] != "ok").sum())
+    print(f"{args.corpus}: {len(df)} items, {bad} quarantined -> {args.out}")
+    if bad == len(df):
+        raise SystemExit(f"corpus {args.corpus}: every item was quarantined; see the 'problem' column of {args.out}")
+
+
+def cmd_features(args) -> None:
+    from .corpora import raw_root
+    from .features.audio import MelConfig
+    from .features.extract import extract_audio, extract_images
+
+    corpus, cfg = _corpus(args)
+    root = Path(args.root) if args.root else raw_root(args.corpus, cfg)
+    if corpus.modality == "image":
+        extract_images(Path(args.index), root, Path(args.out_dir))
+    else:
+        extract_audio(Path(args.index), root, Path(args.out_dir), MelConfig.from_params(json.loads(args.features or "{}")),
+                      workers=args.threads)
+
+
+def _train(args, module: str):
+    import importlib
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    fit = importlib.import_module(f".train.{module}", __package__).fit
+    return fit, json.loads(args.cfg)
+
+
+def cmd_ser(args) -> None:
+    from .train.ser import Paths
+    fit, cfg = _train(args, "ser")
+    r = fit(cfg, Paths(Path(args.features), Path(args.out)), args.corpus, args.variant, args.fold)
+    print(f"test UA {r['test/ua']:.3f}  WA {r['test/wa']:.3f}  F1 {r['test/f1']:.3f}")
+
+
+def cmd_translate(args) -> None:
+    fit, cfg = _train(args, "translate")
+    r = fit(cfg, Path(args.features), Path(args.out), args.corpus, args.variant)
+    print(f"test MCD {r['test/mcd_db']:.2f} dB (no conversion: {r['test/mcd_db_no_conversion']:.2f} dB)")
+
+
+def cmd_faces(args) -> None:
+    fit, cfg = _train(args, "faces")
+    r = fit(cfg, Path(args.features), Path(args.out), args.corpus, args.variant)
+    print(f"judge accuracy on generated faces {r['gen/wa']:.3f} (on real test faces {r['judge_real_test/wa']:.3f})")
+
+
+def cmd_report(args) -> None:
+    from .report.build import build
+    build(json.loads(args.cfg), Path(args.out_dir), ser=args.ser, translate=args.translate, faces=args.faces,
+          indexes=args.indexes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    p = argparse.ArgumentParser(prog="emoforge", description=__doc__)
+    sub = p.add_subparsers(dest="stage", required=True)
+
+    def stage(name, fn, *opts):
+        sp = sub.add_parser(name, help=fn.__doc__)
+        sp.add_argument("--cfg", default="{}", help="the stage's config section, as JSON")
+        sp.add_argument("--threads", type=int, default=1)
+        for o in opts:
+            sp.add_argument(f"--{o.rstrip('+?')}", required=not o.endswith(("?", "+")), nargs="*" if o.endswith("+") else None,
+                            **({"type": int} if o == "fold" else {}))
+        sp.set_defaults(fn=fn)
+
+    stage("download", cmd_download, "corpus", "out", "done")
+    stage("index", cmd_index, "corpus", "out", "root?")
+    stage("features", cmd_features, "corpus", "index", "out-dir", "root?", "features?")
+    stage("ser", cmd_ser, "corpus", "variant", "fold", "features", "out")
+    stage("translate", cmd_translate, "corpus", "variant", "features", "out")
+    stage("faces", cmd_faces, "corpus", "variant", "features", "out")
+    stage("report", cmd_report, "out-dir", "ser+", "translate+", "faces+", "indexes+")
+    args = p.parse_args(argv)
+    try:
+        args.fn(args)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        log.error("%s", e)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""The index contract shared by every corpus, and the checks that quarantine bad files."""
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+INDEX_COLUMNS = {
+    "item_id": "string", "corpus": "string", "path": "string", "modality": "string",
+    "speaker": "string", "gender": "string", "emotion": "string", "raw_label": "string",
+    "intensity": "string", "sentence": "string", "split_group": "string",
+    "duration": "float64", "sample_rate": "Int64", "channels": "Int64",
+    "status": "string", "problem": "string",
+}
+AUDIO_SUFFIXES = {".wav", ".flac"}
+MIN_DURATION_S = 0.2
+
+
+@dataclass
+class Item:
+    """One row of data/index/<corpus>.parquet."""
+    item_id: str
+    corpus: str
+    path: str
+    modality: str
+    speaker: str | None = None
+    gender: str | None = None
+    emotion: str | None = None
+    raw_label: str | None = None
+    intensity: str | None = None
+    sentence: str | None = None
+    split_group: str | None = None
+    duration: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    status: str = "ok"
+    problem: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def quarantine(self, problem: str) -> "Item":
+        self.status, self.problem = "quarantined", problem
+        return self
+
+
+@dataclass
+class Corpus:
+    """A registry row: how to get a corpus and how to index it."""
+    name: str
+    modality: str  # "audio" or "image"
+    index: Callable[[Path, dict], list[Item]]
+    description: str = ""
+    download: Callable[[Path, dict], None] | None = None
+    # default evaluation: how many speaker folds (0 = one fold per split group)
+    default_folds: int = 5
+    licence: str = ""
+    how_to_get: str = ""  # said when there is no download and no user copy
+
+
+def to_frame(items: Iterable[Item]) -> pd.DataFrame:
+    rows = []
+    for it in items:
+        row = {k: getattr(it, k) for k in INDEX_COLUMNS}
+        row.update(it.extra)
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=list(INDEX_COLUMNS) + sorted({k for r in rows for k in r} - set(INDEX_COLUMNS)))
+    for col, dtype in INDEX_COLUMNS.items():
+        df[col] = df[col].astype(dtype)
+    if df["item_id"].duplicated().any():
+        dup = df.loc[df["item_id"].duplicated(), "item_id"].iloc[0]
+        raise ValueError(f"duplicate item id {dup!r} in corpus index")
+    return df.sort_values("item_id").reset_index(drop=True)
+
+
+def write_index(items: Iterable[Item], out: Path) -> pd.DataFrame:
+    df = to_frame(items)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".parquet.tmp")
+    df.to_parquet(tmp, index=False)
+    tmp.replace(out)
+    bad = df[df["status"] != "ok"]
+    if len(bad):
+        log.warning("%s: %d of %d items quarantined", out.stem, len(bad), len(df))
+        for _, r in bad.head(20).iterrows():
+            log.warning("  quarantined %s: %s", r["path"], r["problem"])
+    return df
+
+
+def read_index(path: Path, only_ok: bool = True) -> pd.DataFrame:
+    df = pd.read_parquet(path)
+    return df[df["status"] == "ok"].reset_index(drop=True) if only_ok else df
+
+
+def _sniff_container(head: bytes) -> str | None:
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "WAV"
+    if head[:4] == b"fLaC":
+        return "FLAC"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "AIFF"
+    if head[:4] == b"OggS":
+        return "OGG"
+    if head[:3] == b"ID3" or head[:2] in (b"\xff\xfb", b"\xff\xf3"):
+        return "MP3"
+    return None
+
+
+def _wav_truncation(path: Path) -> str | None:
+    """Compare the data chunk's declared size with the bytes really there."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        f.seek(12)
+        while True:
+            hdr = f.read(8)
+            if len(hdr) < 8:
+                return "WAV has no data chunk"
+            cid, clen = struct.unpack("<4sI", hdr)
+            if cid == b"data":
+                have = size - f.tell()
+                # 0 and 0xFFFFFFFF mark a stream written without a final size: not truncation
+                if clen not in (0, 0xFFFFFFFF) and have < clen:
+                    return f"truncated: WAV header declares {clen} audio bytes, file holds {have}"
+                return None
+            f.seek(clen + (clen & 1), 1)
+
+
+def probe_audio(path: Path, item: Item) -> Item:
+    """Fill duration / rate / channels, or quarantine the item with the reason."""
+    import soundfile as sf
+
+    if not path.exists():
+        return item.quarantine("file is missing")
+    if path.stat().st_size == 0:
+        return item.quarantine("empty file (0 bytes)")
+    with open(path, "rb") as f:
+        head = f.read(12)
+    kind = _sniff_container(head)
+    expected = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
+    if kind is None:
+        return item.quarantine("not an audio file (unknown header)")
+    if expected and kind != expected:
+        return item.quarantine(f"file is {kind} but named {path.suffix}")
+    try:
+        if kind == "WAV" and (why := _wav_truncation(path)):
+            return item.quarantine(why)
+        info = sf.info(str(path))
+        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:  # libsndfile's errors are not one class
+        return item.quarantine(f"unreadable audio: {str(e).splitlines()[0][:200]}")
+    item.sample_rate, item.channels = int(sr), int(info.channels)
+    item.duration = round(audio.shape[0] / sr, 4)
+    if item.duration < MIN_DURATION_S:
+        return item.quarantine(f"too short: {item.duration:.3f} s < {MIN_DURATION_S} s")
+    if not np.isfinite(audio).all():
+        return item.quarantine("audio holds NaN or infinite samples")
+    if float(np.abs(audio).max()) == 0.0:
+        return item.quarantine("digital silence (all samples zero)")
+    return item
+
+
+def probe_image(path: Path, item: Item, size: tuple[int, int] = (48, 48)) -> Item:
+    from PIL import Image
+
+    if not path.exists():
+        return item.quarantine("file is missing")
+    if path.stat().st_size == 0:
+        return item.quarantine("empty file (0 bytes)")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            w, h = im.size
+            mode = im.mode
+    except Exception as e:
+        return item.quarantine(f"unreadable image: {str(e)[:200]}")
+    if (w, h) != size:
+        return item.quarantine(f"image is {w}x{h}, expected {size[0]}x{size[1]}")
+    item.channels = 1 if mode in ("L", "1", "I", "I;16") else len(mode)
+    return item
+
+
+def audio_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)

@@ -1,0 +1,60 @@
+"""Audio -> mono at the target rate -> log-mel frames and MFCC-statistics vectors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+
+@dataclass(frozen=True)
+class MelConfig:
+    sample_rate: int = 16000
+    n_fft: int = 512
+    win_length: int = 400   # 25 ms
+    hop_length: int = 160   # 10 ms
+    n_mels: int = 64
+    fmin: float = 20.0
+    fmax: float = 8000.0
+    n_mfcc: int = 40
+
+    @classmethod
+    def from_params(cls, p: dict) -> "MelConfig":
+        return cls(**{k: p[k] for k in cls.__dataclass_fields__ if k in p})
+
+
+def load_audio(path, sample_rate: int) -> np.ndarray:
+    """Read any libsndfile format; downmix to mono; resample (soxr HQ) to sample_rate."""
+    audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    audio = audio.mean(axis=1)
+    if sr != sample_rate:
+        import soxr
+        audio = soxr.resample(audio, sr, sample_rate, quality="HQ").astype(np.float32)
+    return audio
+
+
+def log_mel(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
+    """(frames, n_mels) natural-log mel power."""
+    import librosa
+    mel = librosa.feature.melspectrogram(
+        y=audio, sr=cfg.sample_rate, n_fft=cfg.n_fft, win_length=cfg.win_length,
+        hop_length=cfg.hop_length, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, power=2.0)
+    return np.log(mel + 1e-6).T.astype(np.float32)
+
+
+def mfcc_stats(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
+    """Mean and std over frames of MFCCs and their deltas: 4 * n_mfcc values."""
+    import librosa
+    mfcc = librosa.feature.mfcc(y=audio, sr=cfg.sample_rate, n_mfcc=cfg.n_mfcc, n_fft=cfg.n_fft,
+                                hop_length=cfg.hop_length, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax)
+    width = min(9, mfcc.shape[1] - (1 - mfcc.shape[1] % 2))
+    delta = librosa.feature.delta(mfcc, width=max(3, width)) if mfcc.shape[1] >= 3 else np.zeros_like(mfcc)
+    return np.concatenate([mfcc.mean(1), mfcc.std(1), delta.mean(1), delta.std(1)]).astype(np.float32)
+
+
+def mel_to_audio(logmel: np.ndarray, cfg: MelConfig, n_iter: int = 48) -> np.ndarray:
+    """Invert a (frames, n_mels) log-mel with Griffin-Lim, for listening to translations."""
+    import librosa
+    return librosa.feature.inverse.mel_to_audio(
+        np.exp(logmel.T), sr=cfg.sample_rate, n_fft=cfg.n_fft, win_length=cfg.win_length,
+        hop_length=cfg.hop_length, fmin=cfg.fmin, fmax=cfg.fmax, power=2.0, n_iter=n_iter)

@@ -1,0 +1,102 @@
+"""Corpus index -> feature files.
+
+Log-mel sequences go into .npy shards (frames x mels, float16) with a Parquet manifest
+(item_id, shard, start, frames + the index's label columns); MFCC-statistics vectors
+and face images go into Parquet / .npy with the same label columns.
+"""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..corpora import read_index
+from .audio import MelConfig, load_audio, log_mel, mfcc_stats
+
+log = logging.getLogger(__name__)
+LABEL_COLUMNS = ["item_id", "speaker", "gender", "emotion", "intensity", "sentence", "split_group"]
+SHARD_FRAMES = 2_000_000  # ~256 MB of float16 at 64 mels
+
+
+def _one(rel: str, root: Path, cfg: MelConfig):
+    audio = load_audio(root / rel, cfg.sample_rate)
+    return log_mel(audio, cfg).astype(np.float16), mfcc_stats(audio, cfg)
+
+
+def _labels(index: pd.DataFrame) -> pd.DataFrame:
+    extra = [c for c in ("repetition", "split") if c in index.columns]
+    return index[LABEL_COLUMNS + extra].reset_index(drop=True)
+
+
+def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, workers: int = 1) -> pd.DataFrame:
+    index = read_index(index_path)
+    index = index[index["modality"] == "audio"].reset_index(drop=True)
+    if index.empty:
+        raise ValueError(f"{index_path}: no usable audio items (all missing or quarantined)")
+    shard_dir = out_dir / "logmel"
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    for old in shard_dir.glob("shard_*.npy"):
+        old.unlink()
+    work = partial(_one, root=root, cfg=cfg)
+    rows, vectors, buf, shard, start = [], [], [], 0, 0
+
+    def flush():
+        nonlocal buf, shard, start
+        if buf:
+            np.save(shard_dir / f"shard_{shard:04d}.npy", np.concatenate(buf))
+            buf, shard, start = [], shard + 1, 0
+
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    mapper = pool.map(work, index["path"], chunksize=8) if pool else map(work, index["path"])
+    try:
+        for mel, vec in tqdm(mapper, total=len(index), desc=f"features {index_path.stem}", unit="file"):
+            if start + len(mel) > SHARD_FRAMES:
+                flush()
+            rows.append((f"shard_{shard:04d}.npy", start, len(mel)))
+            buf.append(mel)
+            start += len(mel)
+            vectors.append(vec)
+        flush()
+    finally:
+        if pool:
+            pool.shutdown()
+    manifest = pd.concat([_labels(index), pd.DataFrame(rows, columns=["shard", "start", "frames"])], axis=1)
+    manifest.to_parquet(out_dir / "logmel.parquet", index=False)
+    vec = pd.DataFrame(np.stack(vectors), columns=[f"mfcc_{i:03d}" for i in range(vectors[0].size)])
+    pd.concat([_labels(index), vec], axis=1).to_parquet(out_dir / "mfcc_stats.parquet", index=False)
+    return manifest
+
+
+def load_logmel(feature_dir: Path) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """The manifest and one (frames, mels) float32 array per row, read through memory maps."""
+    manifest = pd.read_parquet(feature_dir / "logmel.parquet")
+    shards = {s: np.load(feature_dir / "logmel" / s, mmap_mode="r") for s in manifest["shard"].unique()}
+    mels = [np.asarray(shards[s][a:a + n], dtype=np.float32)
+            for s, a, n in zip(manifest["shard"], manifest["start"], manifest["frames"])]
+    return manifest, mels
+
+
+def extract_images(index_path: Path, root: Path, out_dir: Path) -> pd.DataFrame:
+    from ..corpora.fer2013 import find_csv, load_csv_rows, load_image
+
+    index = read_index(index_path)
+    if index.empty:
+        raise ValueError(f"{index_path}: no usable images (all missing or quarantined)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images = np.zeros((len(index), 48, 48), dtype=np.uint8)
+    in_csv = index["path"].str.contains("#row=", regex=False)
+    if in_csv.any():
+        rows = load_csv_rows(find_csv(root), set(index.loc[in_csv, "row"].astype(int)))
+        for i in np.flatnonzero(in_csv):
+            images[i] = rows[int(index.at[i, "row"])]
+    for i in tqdm(np.flatnonzero(~in_csv), desc=f"features {index_path.stem}", unit="img"):
+        images[i] = load_image(root, index.at[i, "path"])
+    np.save(out_dir / "images.npy", images)
+    manifest = _labels(index)
+    manifest.to_parquet(out_dir / "images.parquet", index=False)
+    return manifest

@@ -1,0 +1,45 @@
+"""Model registry: variant name -> constructor. A new variant is one entry here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+from .face_cgan import FaceClassifier, FaceDiscriminator, FaceGenerator
+from .ser_cnn import LogMelCNN
+from .translate_unet import PatchDiscriminator, UNetGenerator
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    task: str       # ser | translate | faces
+    feature: str    # which feature file it reads
+    build: Callable[..., nn.Module | tuple[nn.Module, ...]]
+    description: str
+
+
+REGISTRY: dict[str, Variant] = {v.name: v for v in (
+    Variant("cnn_logmel", "ser", "logmel",
+            lambda n_classes, n_mels, **kw: LogMelCNN(n_classes, n_mels, **kw),
+            "2D CNN on log-mel with attention pooling"),
+    Variant("unet_gan", "translate", "logmel",
+            lambda n_emotions, **kw: (UNetGenerator(n_emotions, **kw), PatchDiscriminator(n_emotions, **kw)),
+            "R1: conditional UNet generator + PatchGAN, BCE + L1"),
+    Variant("cgan", "faces", "images",
+            lambda n_classes, **kw: (FaceGenerator(n_classes, **kw), FaceDiscriminator(n_classes)),
+            "R3: conditional DCGAN, 4-conv discriminator"),
+)}
+
+
+def get(name: str, task: str | None = None) -> Variant:
+    if name not in REGISTRY:
+        raise KeyError(f"unknown model variant {name!r}; known: {sorted(REGISTRY)}")
+    v = REGISTRY[name]
+    if task and v.task != task:
+        raise ValueError(f"variant {name!r} is a {v.task} model, not {task}")
+    return v
+
+
+__all__ = ["REGISTRY", "Variant", "get", "FaceClassifier"]

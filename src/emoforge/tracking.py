@@ -1,0 +1,88 @@
+"""MLflow logging. The only module that imports mlflow.
+
+The store is `sqlite:///mlflow.db` in the working directory unless MLFLOW_TRACKING_URI
+says otherwise; artifacts go beside it in mlartifacts/.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
+    return out
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Parallel jobs creating one SQLite store at once race on its schema migration."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    lock = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class Run:
+    def __init__(self, mlflow, run):
+        self._m, self.run = mlflow, run
+        self.run_id = run.info.run_id
+
+    def metrics(self, values: dict, step: int | None = None) -> None:
+        scalars = {k: float(v) for k, v in values.items()
+                   if isinstance(v, (int, float))}
+        self._m.log_metrics(scalars, step=step)
+
+    def artifact(self, path: Path, folder: str | None = None) -> None:
+        self._m.log_artifact(str(path), artifact_path=folder)
+
+    def figure(self, fig, name: str) -> None:
+        self._m.log_figure(fig, name)
+
+    def tags(self, tags: dict) -> None:
+        self._m.set_tags(tags)
+
+
+@contextmanager
+def run(experiment: str, name: str, params: dict, tags: dict | None = None,
+        resume_id: str | None = None) -> Iterator[Run]:
+    """Start (or, given resume_id, continue) a run; params are flattened with dots."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    with _store_lock(uri):
+        exp = mlflow.get_experiment_by_name(experiment)
+        if exp is None:
+            location = Path("mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+            exp_id = mlflow.create_experiment(experiment, artifact_location=location)
+        else:
+            exp_id = exp.experiment_id
+    with mlflow.start_run(run_id=resume_id, experiment_id=None if resume_id else exp_id,
+                          run_name=None if resume_id else name, tags=tags) as active:
+        if not resume_id:
+            mlflow.log_params(_flatten(params))
+        yield Run(mlflow, active)

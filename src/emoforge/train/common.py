@@ -1,0 +1,85 @@
+"""What every fit loop shares: device, seeding, speaker folds, resumable checkpoints."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(want: str = "auto") -> torch.device:
+    if want == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if want.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {want!r} asked for, but PyTorch sees no CUDA GPU")
+    return torch.device(want)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return torch.Generator().manual_seed(seed)
+
+
+def speaker_folds(groups: list[str], n_folds: int, seed: int) -> list[list[str]]:
+    """Split the sorted distinct groups into n_folds seeded, near-equal groups of speakers."""
+    uniq = sorted(set(groups))
+    if n_folds < 2 or n_folds > len(uniq):
+        raise ValueError(f"need 2..{len(uniq)} folds for {len(uniq)} speakers, got {n_folds}")
+    order = np.random.default_rng(seed).permutation(len(uniq))
+    return [sorted(uniq[i] for i in order[k::n_folds]) for k in range(n_folds)]
+
+
+def fold_split(groups: list[str], n_folds: int, fold: int, seed: int) -> dict[str, list[str]]:
+    """Test = fold `fold`; validation = the next fold's speakers (carved from the training side)."""
+    folds = speaker_folds(groups, n_folds, seed)
+    if not 0 <= fold < n_folds:
+        raise ValueError(f"fold {fold} outside 0..{n_folds - 1}")
+    test, val = folds[fold], folds[(fold + 1) % n_folds]
+    train = [g for k, f in enumerate(folds) if k not in (fold, (fold + 1) % n_folds) for g in f]
+    return {"train": train, "val": val, "test": test}
+
+
+def config_hash(cfg: dict) -> str:
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Checkpoint:
+    """`last.pt` saved every epoch; resumed when the config matches, set aside (loudly) when not."""
+
+    def __init__(self, path: Path, cfg: dict):
+        self.path, self.hash = path, config_hash(cfg)
+
+    def load(self, map_location) -> dict | None:
+        if not self.path.exists():
+            return None
+        state = torch.load(self.path, map_location=map_location, weights_only=False)
+        if state.get("config_hash") != self.hash:
+            stale = self.path.with_name(f"{self.path.stem}.stale-{state.get('config_hash')}.pt")
+            self.path.replace(stale)
+            log.warning("checkpoint %s was made with another config; kept as %s, training from scratch",
+                        self.path, stale.name)
+            return None
+        log.warning("resuming from %s at epoch %d", self.path, state["epoch"] + 1)
+        return state
+
+    def save(self, state: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        torch.save({**state, "config_hash": self.hash}, tmp)
+        tmp.replace(self.path)
+
+
+def write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
+    tmp.replace(path)

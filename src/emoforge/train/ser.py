@@ -1,0 +1,178 @@
+"""Fit one SER variant on one speaker-independent fold: fit(cfg, paths) -> metrics."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .. import models, tracking
+from ..evaluate.metrics import classification
+from ..features.extract import load_logmel
+from .common import Checkpoint, fold_split, pick_device, seed_everything, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Paths:
+    features: Path   # data/features/<corpus>
+    out: Path        # data/models/ser/<corpus>/<variant>/fold<k>
+
+
+def _crop(mel: np.ndarray, frames: int, rng: np.random.Generator | None) -> np.ndarray:
+    """Random crop (training) or centre crop (evaluation), zero-padded to `frames`."""
+    if len(mel) > frames:
+        start = rng.integers(0, len(mel) - frames + 1) if rng is not None else (len(mel) - frames) // 2
+        return mel[start:start + frames]
+    out = np.zeros((frames, mel.shape[1]), dtype=np.float32)
+    out[: len(mel)] = mel
+    return out
+
+
+def _spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width_f: int = 8) -> torch.Tensor:
+    x = x.clone()
+    for i in range(x.shape[0]):
+        t0 = int(torch.randint(0, max(1, x.shape[1] - width_t), (1,), generator=gen))
+        f0 = int(torch.randint(0, max(1, x.shape[2] - width_f), (1,), generator=gen))
+        x[i, t0:t0 + int(torch.randint(0, width_t, (1,), generator=gen))] = 0
+        x[i, :, f0:f0 + int(torch.randint(0, width_f, (1,), generator=gen))] = 0
+    return x
+
+
+def _normalise(mels: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-utterance mean/variance normalisation (removes level and channel differences)."""
+    return [(m - m.mean()) / (m.std() + 1e-5) for m in mels]
+
+
+def _batches(idx: np.ndarray, mels, labels, frames, batch, rng=None):
+    for s in range(0, len(idx), batch):
+        part = idx[s:s + batch]
+        x = np.stack([_crop(mels[i], frames, rng) for i in part])
+        yield torch.from_numpy(x), torch.from_numpy(labels[part])
+
+
+def _predict(model, idx, mels, labels, frames, batch, device) -> np.ndarray:
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for x, _ in _batches(idx, mels, labels, frames, batch):
+            out.append(model(x.to(device)).float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 1))
+
+
+def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int) -> dict:
+    t0 = time.time()
+    seed = int(cfg.get("seed", 0))
+    gen = seed_everything(seed + fold)
+    device = pick_device(cfg.get("device", "auto"))
+    manifest, mels = load_logmel(paths.features)
+    keep = ~manifest["emotion"].isin(cfg.get("drop_emotions", []))
+    manifest, mels = manifest[keep].reset_index(drop=True), [m for m, k in zip(mels, keep) if k]
+    labels_text = sorted(manifest["emotion"].unique())
+    y = manifest["emotion"].map({e: i for i, e in enumerate(labels_text)}).to_numpy(np.int64)
+    split = fold_split(manifest["split_group"].tolist(), int(cfg["folds"]), fold, seed)
+    idx = {k: np.flatnonzero(manifest["split_group"].isin(v)) for k, v in split.items()}
+    mels = _normalise(mels)
+
+    spec = models.get(variant, "ser")
+    model = spec.build(n_classes=len(labels_text), n_mels=mels[0].shape[1], **cfg.get("model", {}).get(variant, {}))
+    model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=int(cfg["lr_patience"]))
+    counts = np.bincount(y[idx["train"]], minlength=len(labels_text)).astype(np.float32)
+    weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / len(counts), device=device)
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    frames, batch = int(cfg["frames"]), int(cfg["batch_size"])
+    run_cfg = {k: v for k, v in cfg.items() if k not in ("device",)} | {"corpus": corpus, "variant": variant, "fold": fold}
+    ckpt = Checkpoint(paths.out.parent / "checkpoints" / f"fold{fold}.pt", run_cfg)
+    state = ckpt.load(device)
+    start, best, history, run_id, bad_epochs = 0, {"val/ua": -1.0}, [], None, 0
+    if state:
+        model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"]); sched.load_state_dict(state["sched"])
+        start, best, history, run_id, bad_epochs = (state["epoch"] + 1, state["best"], state["history"],
+                                                    state["run_id"], state["bad_epochs"])
+        gen.set_state(state["gen"])
+    rng = np.random.default_rng(seed + fold + start)
+
+    with tracking.run("ser", f"{corpus}/{variant}/fold{fold}", run_cfg,
+                      tags={"task": "ser", "corpus": corpus, "variant": variant, "fold": str(fold),
+                            "device": device.type}, resume_id=run_id) as mlrun:
+        bar = tqdm(range(start, int(cfg["epochs"])), desc=f"ser {corpus}/{variant}/fold{fold}", unit="epoch")
+        for epoch in bar:
+            model.train()
+            order = rng.permutation(idx["train"])
+            total, n = 0.0, 0
+            for x, t in _batches(order, mels, y, frames, batch, rng):
+                x, t = _spec_augment(x, gen).to(device), t.to(device)
+                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                    loss = loss_fn(model(x), t)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                total, n = total + loss.item() * len(t), n + len(t)
+            val = classification(y[idx["val"]], _predict(model, idx["val"], mels, y, frames, batch, device),
+                                 labels_text, "val")
+            sched.step(val["val/ua"])
+            row = {"epoch": epoch, "train/loss": total / max(n, 1), "val/ua": val["val/ua"],
+                   "val/wa": val["val/wa"], "lr": opt.param_groups[0]["lr"]}
+            history.append(row)
+            mlrun.metrics(row, step=epoch)
+            bar.set_postfix(loss=f"{row['train/loss']:.3f}", val_ua=f"{row['val/ua']:.3f}")
+            if val["val/ua"] > best["val/ua"]:
+                best, bad_epochs = {"val/ua": val["val/ua"], "epoch": epoch, "model": model.state_dict()}, 0
+            else:
+                bad_epochs += 1
+            ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                       "epoch": epoch, "best": best, "history": history, "run_id": mlrun.run_id,
+                       "bad_epochs": bad_epochs, "gen": gen.get_state()})
+            if bad_epochs >= int(cfg["patience"]):
+                log.info("early stop at epoch %d (best val UA %.3f at %d)", epoch, best["val/ua"], best["epoch"])
+                break
+        if "model" in best:
+            model.load_state_dict(best["model"])
+        scores = _predict(model, idx["test"], mels, y, frames, batch, device)
+        result = classification(y[idx["test"]], scores, labels_text, "test")
+        result.update({"labels": labels_text, "best_epoch": best.get("epoch"), "val/ua": best["val/ua"],
+                       "epochs_run": len(history), "speakers": split, "wall_s": round(time.time() - t0, 2),
+                       "device": device.type, "mlflow_run_id": mlrun.run_id})
+        mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
+        paths.out.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": model.state_dict(), "labels": labels_text, "variant": variant,
+                    "config": run_cfg}, paths.out / "model.pt")
+        preds = paths.out / "predictions.npz"
+        np.savez(preds, item_id=manifest["item_id"].to_numpy()[idx["test"]].astype(str), y=y[idx["test"]], scores=scores)
+        write_json(paths.out / "metrics.json", result)
+        mlrun.artifact(paths.out / "metrics.json")
+        mlrun.figure(confusion_figure(result["test/confusion"], labels_text, f"{corpus} {variant} fold {fold}"),
+                     "confusion.png")
+    return result
+
+
+def confusion_figure(matrix, labels, title: str):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(matrix, dtype=float)
+    norm = m / np.maximum(m.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1 + 0.6 * len(labels), 0.8 + 0.6 * len(labels)))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title(title)
+    fig.tight_layout()
+    return fig

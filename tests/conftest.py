@@ -1,0 +1,38 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EMOFORGE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared(sub: str) -> Path:
+    path = SHARED / sub
+    if not path.exists():
+        pytest.skip(f"{path} not present (real corpora live in ../shared/data)")
+    return path
+
+
+def tone(seconds=1.0, sr=16000, channels=1, freq=220.0) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    x = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.stack([x] * channels, 1) if channels > 1 else x
+
+
+def write_wav(path: Path, seconds=1.0, sr=16000, channels=1, fmt="WAV") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, tone(seconds, sr, channels), sr, format=fmt, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow(tmp_path, monkeypatch):
+    """Every test logs into its own SQLite store, never the developer's mlflow.db."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)

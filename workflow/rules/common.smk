@@ -1,0 +1,58 @@
+# Config validation, helpers and wildcard constraints shared by every stage.
+import json
+from pathlib import Path
+
+from snakemake.utils import validate
+
+validate(config, "../schemas/params.schema.yaml")
+
+CORPORA = {name: c for name, c in config["corpora"].items() if c.get("enabled")}
+EMOFORGE = "emoforge"  # the console script; `python -m emoforge.cli` works too
+
+
+def _check_task_corpora(task):
+    missing = [c for c in config[task]["corpora"] if c not in CORPORA]
+    if missing:
+        raise WorkflowError(f"{task}.corpora names {missing}, which are not enabled under corpora: in params.yaml")
+    return config[task]["corpora"]
+
+
+SER_CORPORA = _check_task_corpora("ser")
+TRANSLATE_CORPORA = _check_task_corpora("translate")
+FACES_CORPORA = _check_task_corpora("faces")
+
+
+wildcard_constraints:
+    corpus="[A-Za-z0-9_]+",
+    variant="[A-Za-z0-9_]+",
+    fold=r"\d+",
+
+
+def corpus_json(wildcards):
+    """A corpus's config entry (plus the seed) as JSON, so that edits re-run what they touch."""
+    return json.dumps({**CORPORA[wildcards.corpus], "seed": config["seed"]}, sort_keys=True)
+
+
+def task_json(task):
+    return json.dumps({**config[task], "seed": config["seed"], "device": config["device"]}, sort_keys=True)
+
+
+def raw_input(wildcards):
+    """A user's own copy needs no download step; otherwise the download's done-flag."""
+    cfg = CORPORA[wildcards.corpus]
+    return [] if cfg.get("path") else [f"data/raw/{wildcards.corpus}/.emoforge-done"]
+
+
+def raw_root(wildcards):
+    cfg = CORPORA[wildcards.corpus]
+    return cfg["path"] if cfg.get("path") else f"data/raw/{wildcards.corpus}"
+
+
+def gpu_resources():
+    """CUDA jobs ask for one `gpu`, so `--resources gpu=N` runs N of them at a time."""
+    try:
+        import torch
+        has_cuda = torch.cuda.is_available() and config["device"] != "cpu"
+    except ImportError:
+        has_cuda = False
+    return 1 if has_cuda else 0

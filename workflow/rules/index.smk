@@ -1,0 +1,14 @@
+# One Parquet index per corpus, in the shared contract; broken files are quarantined.
+rule index:
+    input:
+        raw_input,
+    output:
+        "data/index/{corpus}.parquet",
+    params:
+        cfg=corpus_json,
+        root=raw_root,
+    log:
+        "logs/index/{corpus}.log",
+    shell:
+        "{EMOFORGE} index --corpus {wildcards.corpus} --cfg {params.cfg:q} --root {params.root:q} "
+        "--out {output} 2>&1 | tee {log}"

@@ -1,0 +1,29 @@
+# Aggregate every run into reports/metrics.json and the Markdown report.
+rule prepare:
+    input:
+        expand("data/index/{corpus}.parquet", corpus=CORPORA),
+
+
+rule train:
+    input:
+        SER_METRICS,
+        TRANSLATE_METRICS,
+        FACES_METRICS,
+
+
+rule report:
+    input:
+        ser=SER_METRICS,
+        translate=TRANSLATE_METRICS,
+        faces=FACES_METRICS,
+        indexes=expand("data/index/{corpus}.parquet", corpus=CORPORA),
+    output:
+        metrics="reports/metrics.json",
+        report="reports/report.md",
+    params:
+        cfg=json.dumps({k: config[k] for k in ("ser", "translate", "faces")}, sort_keys=True),
+    log:
+        "logs/report.log",
+    shell:
+        "{EMOFORGE} report --cfg {params.cfg:q} --out-dir reports --ser {input.ser} --translate {input.translate} "
+        "--faces {input.faces} --indexes {input.indexes} 2>&1 | tee {log}"
