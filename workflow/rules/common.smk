@@ -10,6 +10,16 @@ CORPORA = {name: c for name, c in config["corpora"].items() if c.get("enabled")}
 EMOFORGE = "emoforge"  # the console script; `python -m emoforge.cli` works too
 
 
+def _feature_file(name):
+    from emoforge.corpora import corpus_type
+
+    kind = "images" if corpus_type(name, CORPORA[name]).modality == "image" else "logmel"
+    return f"data/features/{name}/{kind}.parquet"
+
+
+FEATURE_FILES = [_feature_file(name) for name in CORPORA]
+
+
 def _check_task_corpora(task):
     missing = [c for c in config[task]["corpora"] if c not in CORPORA]
     if missing:

@@ -1,7 +1,7 @@
 # Aggregate every run into reports/metrics.json and the Markdown report.
 rule prepare:
     input:
-        expand("data/index/{corpus}.parquet", corpus=CORPORA),
+        FEATURE_FILES,
 
 
 rule train:

@@ -52,11 +52,15 @@ def config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+# How long to train may change between an interruption and its resume; nothing else may.
+LENGTH_KEYS = {"epochs", "patience", "judge_epochs", "device"}
+
+
 class Checkpoint:
-    """`last.pt` saved every epoch; resumed when the config matches, set aside (loudly) when not."""
+    """Saved every epoch; resumed when the config matches, set aside (loudly) when not."""
 
     def __init__(self, path: Path, cfg: dict):
-        self.path, self.hash = path, config_hash(cfg)
+        self.path, self.hash = path, config_hash({k: v for k, v in cfg.items() if k not in LENGTH_KEYS})
 
     def load(self, map_location) -> dict | None:
         if not self.path.exists():

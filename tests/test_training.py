@@ -1,0 +1,120 @@
+"""Every registry variant trains for one epoch on a small demo corpus and logs to MLflow."""
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import torch
+
+from emoforge import models
+from emoforge.corpora import REGISTRY, write_index
+from emoforge.features.audio import MelConfig
+from emoforge.features.extract import extract_audio, extract_images, load_logmel
+from emoforge.train import faces, ser, translate
+from emoforge.train.common import fold_split, speaker_folds
+
+SER_CFG = dict(seed=0, folds=4, epochs=1, lr=1e-3, weight_decay=0.01, lr_patience=1, patience=3,
+               frames=200, batch_size=16, device="cpu")
+TR_CFG = dict(seed=0, folds=4, epochs=1, frames=64, batch_size=8, lr=5e-4, weight_decay=1e-4, l1_weight=50,
+              label_smoothing=0.1, d_every=2, source_emotion="neutral", model={"unet_gan": {"width": 8}}, device="cpu")
+FACE_CFG = dict(seed=0, epochs=1, judge_epochs=1, batch_size=32, lr=2e-4, label_smoothing=0.1,
+                model={"cgan": {"z_dim": 16, "width": 16}}, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    speech = REGISTRY["demo_speech"]
+    speech.download(root / "raw" / "speech", {"actors": 4})
+    write_index(speech.index(root / "raw" / "speech", {}), root / "speech.parquet")
+    extract_audio(root / "speech.parquet", root / "raw" / "speech", root / "feat_speech", MelConfig())
+    faces_ = REGISTRY["demo_faces"]
+    faces_.download(root / "raw" / "faces", {"train_per_class": 12, "test_per_class": 4})
+    write_index(faces_.index(root / "raw" / "faces", {}), root / "faces.parquet")
+    extract_images(root / "faces.parquet", root / "raw" / "faces", root / "feat_faces")
+    return root
+
+
+def test_demo_speech_is_deterministic_and_in_ravdess_layout(demo, tmp_path):
+    REGISTRY["demo_speech"].download(tmp_path / "again", {"actors": 4})
+    first = sorted((demo / "raw" / "speech").rglob("*.wav"))
+    assert len(first) == 4 * 60
+    assert first[0].relative_to(demo / "raw" / "speech").as_posix() == "Actor_01/03-01-01-01-01-01-01.wav"
+    assert (tmp_path / "again" / "Actor_03" / first[130].name).read_bytes() == first[130].read_bytes()
+
+
+def test_logmel_shards_round_trip(demo):
+    manifest, mels = load_logmel(demo / "feat_speech")
+    assert len(manifest) == 240 and all(m.shape[1] == 64 for m in mels)
+    assert (manifest["frames"] == [len(m) for m in mels]).all()
+    assert np.isfinite(np.concatenate(mels)).all()
+
+
+def test_folds_keep_speakers_apart():
+    groups = [f"{a:02d}" for a in range(1, 25)] * 3
+    folds = speaker_folds(groups, 6, seed=1)
+    assert sorted(sum(folds, [])) == sorted(set(groups)) and all(len(f) == 4 for f in folds)
+    split = fold_split(groups, 6, 2, seed=1)
+    assert not set(split["test"]) & set(split["train"]) and not set(split["val"]) & set(split["train"])
+    assert not set(split["val"]) & set(split["test"])
+    with pytest.raises(ValueError, match="folds"):
+        speaker_folds(groups, 30, 0)
+
+
+def test_ser_one_epoch_logs_to_mlflow_and_resumes(demo, tmp_path):
+    out = tmp_path / "ser" / "fold0"
+    r = ser.fit(SER_CFG, ser.Paths(demo / "feat_speech", out), "demo_speech", "cnn_logmel", 0)
+    assert 0.0 <= r["test/ua"] <= 1.0 and r["test/n"] == 60 and len(r["labels"]) == 8
+    assert json.loads((out / "metrics.json").read_text())["test/wa"] == r["test/wa"]
+    run = mlflow.get_run(r["mlflow_run_id"])
+    assert run.data.tags["variant"] == "cnn_logmel" and "test/ua" in run.data.metrics
+    # a second call with more epochs continues the same checkpoint and MLflow run
+    r2 = ser.fit({**SER_CFG, "epochs": 2}, ser.Paths(demo / "feat_speech", out), "demo_speech", "cnn_logmel", 0)
+    assert r2["epochs_run"] == 2 and r2["mlflow_run_id"] == r["mlflow_run_id"]
+    history = mlflow.tracking.MlflowClient().get_metric_history(r["mlflow_run_id"], "train/loss")
+    assert [m.step for m in history] == [0, 1]
+
+
+def test_translation_one_epoch(demo, tmp_path):
+    r = translate.fit(TR_CFG, demo / "feat_speech", tmp_path / "tr", "demo_speech", "unet_gan")
+    assert r["test/pairs"] > 0 and r["test/mcd_db"] > 0 and r["test/mcd_db_no_conversion"] > 0
+    ex = np.load(tmp_path / "tr" / "example.npz")
+    assert ex["generated"].shape == ex["target"].shape == (64, 64)
+
+
+def test_faces_one_epoch(demo, tmp_path):
+    r = faces.fit(FACE_CFG, demo / "feat_faces", tmp_path / "faces", "demo_faces", "cgan")
+    assert 0.0 <= r["gen/wa"] <= 1.0 and r["gen/n"] == 7 * 200
+    assert np.load(tmp_path / "faces" / "samples.npy").shape == (56, 48, 48)
+
+
+@pytest.mark.parametrize("name", sorted(models.REGISTRY))
+def test_every_variant_builds_and_runs_forward(name):
+    v = models.get(name)
+    if v.task == "ser":
+        out = v.build(n_classes=5, n_mels=64)(torch.randn(2, 120, 64))
+        assert out.shape == (2, 5)
+    elif v.task == "translate":
+        G, D = v.build(n_emotions=8, width=8)
+        x, o = torch.randn(2, 1, 64, 64), torch.eye(8)[:2]
+        assert G(x, o).shape == x.shape and D(x, x, o).dim() == 4
+    else:
+        G, D = v.build(n_classes=7, z_dim=16, width=16)
+        img = G(torch.randn(2, 16), torch.tensor([0, 3]))
+        assert img.shape == (2, 1, 48, 48) and D(img, torch.tensor([0, 3])).shape == (2,)
+
+
+def test_unknown_variant_is_a_clear_error():
+    with pytest.raises(KeyError, match="known"):
+        models.get("transformer_xxl")
+    with pytest.raises(ValueError, match="is a ser model"):
+        models.get("cnn_logmel", "faces")
+
+
+def test_checkpoint_from_another_config_is_set_aside_not_reused(tmp_path):
+    from emoforge.train.common import Checkpoint
+    Checkpoint(tmp_path / "c.pt", {"lr": 0.1, "epochs": 3}).save({"epoch": 2})
+    assert Checkpoint(tmp_path / "c.pt", {"lr": 0.1, "epochs": 9}).load("cpu")["epoch"] == 2  # longer: resume
+    assert Checkpoint(tmp_path / "c.pt", {"lr": 0.2, "epochs": 3}).load("cpu") is None
+    assert not (tmp_path / "c.pt").exists() and len(list(tmp_path.glob("c.stale-*.pt"))) == 1

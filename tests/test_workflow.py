@@ -1,0 +1,121 @@
+"""The Snakemake graph: schema validation, a dry run with the real corpora, and a tiny
+end-to-end run of the demo (then nothing left to do, runs visible in MLflow's UI server)."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def workdir(tmp: Path) -> Path:
+    for name in ("Snakefile", "params.yaml", "workflow", "config"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp / name)
+    return tmp
+
+
+def snakemake(cwd, *args, check=True):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    p = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=1500)
+    if check and p.returncode:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}")
+    return p
+
+
+def test_dry_run_with_real_corpora_lists_every_stage(tmp_path):
+    wd = workdir(tmp_path)
+    out = snakemake(wd, "-n", "--cores", "2", "--configfile", "config/papers.yaml").stdout
+    for rule in ("download", "index", "features_audio", "features_images", "ser_fold", "translate", "faces", "report"):
+        assert f"rule {rule}:" in out or f"localrule {rule}:" in out, rule
+    assert "data/raw/ravdess/.emoforge-done" in out
+    assert "data/models/ser/ravdess/cnn_logmel/fold5/metrics.json" in out
+    assert "data/raw/fer2013/.emoforge-done" not in out  # a user copy is indexed where it is
+
+
+def test_invalid_params_fail_before_any_job(tmp_path):
+    wd = workdir(tmp_path)
+    (wd / "bad.yaml").write_text("ser: {folds: 1}\n")
+    p = snakemake(wd, "-n", "--cores", "1", "--configfile", "bad.yaml", check=False)
+    assert p.returncode != 0 and "folds" in (p.stdout + p.stderr)
+
+
+def test_task_on_a_disabled_corpus_is_named(tmp_path):
+    wd = workdir(tmp_path)
+    (wd / "bad.yaml").write_text("ser: {corpora: [nowhere]}\n")
+    p = snakemake(wd, "-n", "--cores", "1", "--configfile", "bad.yaml", check=False)
+    assert p.returncode != 0 and "nowhere" in (p.stdout + p.stderr)
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory):
+    wd = workdir(tmp_path_factory.mktemp("e2e"))
+    uri = f"sqlite:///{wd / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        snakemake(wd, "--cores", "2", "--configfile", "config/ci.yaml")
+        again = snakemake(wd, "-n", "--cores", "2", "--configfile", "config/ci.yaml")
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    return wd, uri, again
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(e2e):
+    wd, _, again = e2e
+    rows = json.loads((wd / "reports" / "metrics.json").read_text())
+    assert {r["task"] for r in rows} == {"ser", "translate", "faces"}
+    ua = next(r for r in rows if r["task"] == "ser" and r["metric"] == "ua")
+    assert ua["folds"] == 4 and 0 <= ua["mean"] <= 1
+    assert set(rows[0]) == {"task", "corpus", "variant", "protocol", "metric", "mean", "std", "folds"}
+    report = (wd / "reports" / "report.md").read_text()
+    assert "Synthetic data" in report and "demo_speech (synthetic)" in report
+    for fig in ("confusion_demo_speech_cnn_logmel", "spectrograms_demo_speech_unet_gan", "faces_demo_faces_cgan"):
+        assert (wd / "reports" / "figures" / f"{fig}.png").stat().st_size > 1000
+        assert f"figures/{fig}.png" in report
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_mlflow_ui_lists_the_demo_runs(e2e):
+    wd, uri, _ = e2e
+    port = _free_port()
+    mlflow_bin = Path(sys.executable).parent / "mlflow"
+    proc = subprocess.Popen([str(mlflow_bin), "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=wd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        req = urllib.request.Request(f"{base}/api/2.0/mlflow/experiments/search", method="POST",
+                                     data=json.dumps({"max_results": 50}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        exps = {e["name"]: e["experiment_id"] for e in json.load(urllib.request.urlopen(req, timeout=10))["experiments"]}
+        assert {"ser", "translate", "faces"} <= set(exps)
+        req = urllib.request.Request(f"{base}/api/2.0/mlflow/runs/search", method="POST",
+                                     data=json.dumps({"experiment_ids": [exps["ser"]]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        runs = json.load(urllib.request.urlopen(req, timeout=10))["runs"]
+        assert len(runs) == 4 and all(r["info"]["status"] == "FINISHED" for r in runs)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
