@@ -21,4 +21,5 @@ rule all:
     default_target: True
     input:
         "reports/metrics.json",
+        "reports/summary.json",
         "reports/report.md",

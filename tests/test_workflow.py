@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO
 
@@ -18,18 +19,27 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def workdir(tmp: Path) -> Path:
-    for name in ("Snakefile", "params.yaml", "workflow", "config"):
+    for name in ("Snakefile", "params.yaml", "dvc.yaml", "workflow", "config", "src"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp / name)
     return tmp
 
 
-def snakemake(cwd, *args, check=True):
+def run(cwd, *cmd, check=True):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    p = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=1500)
+    p = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, env=env, timeout=1500)
     if check and p.returncode:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}")
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}")
     return p
+
+
+def snakemake(cwd, *args, check=True):
+    return run(cwd, *SNAKEMAKE, *args, check=check)
+
+
+def merge(base: dict, over: dict) -> dict:
+    return {k: merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+            for k, v in {**base, **over}.items()}
 
 
 def test_dry_run_with_real_corpora_lists_every_stage(tmp_path):
@@ -58,20 +68,26 @@ def test_task_on_a_disabled_corpus_is_named(tmp_path):
 
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory):
+    """`dvc repro` of the whole pipeline on a tiny params.yaml (params.yaml + config/ci.yaml)."""
     wd = workdir(tmp_path_factory.mktemp("e2e"))
+    tiny = merge(yaml.safe_load((wd / "params.yaml").read_text()), yaml.safe_load((wd / "config/ci.yaml").read_text()))
+    (wd / "params.yaml").write_text(yaml.safe_dump(tiny))
     uri = f"sqlite:///{wd / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
     try:
-        snakemake(wd, "--cores", "2", "--configfile", "config/ci.yaml")
-        again = snakemake(wd, "-n", "--cores", "2", "--configfile", "config/ci.yaml")
+        run(wd, "dvc", "init", "--no-scm", "-q")
+        run(wd, "dvc", "repro")
+        again = snakemake(wd, "-n", "--cores", "2")
+        status = run(wd, "dvc", "status")
+        metrics = run(wd, "dvc", "metrics", "show")
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
-    return wd, uri, again
+    return wd, uri, again, status, metrics
 
 
 @pytest.mark.slow
 def test_demo_end_to_end(e2e):
-    wd, _, again = e2e
+    wd, _, again, status, metrics = e2e
     rows = json.loads((wd / "reports" / "metrics.json").read_text())
     assert {r["task"] for r in rows} == {"ser", "translate", "faces"}
     ua = next(r for r in rows if r["task"] == "ser" and r["metric"] == "ua")
@@ -83,6 +99,10 @@ def test_demo_end_to_end(e2e):
         assert (wd / "reports" / "figures" / f"{fig}.png").stat().st_size > 1000
         assert f"figures/{fig}.png" in report
     assert "Nothing to be done" in again.stdout + again.stderr
+    assert "up to date" in status.stdout
+    summary = json.loads((wd / "reports" / "summary.json").read_text())
+    assert summary["ser"]["demo_speech"]["cnn_logmel"]["ua"] == ua["mean"]
+    assert "ser.demo_speech.cnn_logmel.ua" in metrics.stdout
 
 
 def _free_port() -> int:
@@ -93,7 +113,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_mlflow_ui_lists_the_demo_runs(e2e):
-    wd, uri, _ = e2e
+    wd, uri, *_ = e2e
     port = _free_port()
     mlflow_bin = Path(sys.executable).parent / "mlflow"
     proc = subprocess.Popen([str(mlflow_bin), "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",

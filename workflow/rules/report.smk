@@ -19,6 +19,7 @@ rule report:
         indexes=expand("data/index/{corpus}.parquet", corpus=CORPORA),
     output:
         metrics="reports/metrics.json",
+        summary="reports/summary.json",
         report="reports/report.md",
     params:
         cfg=json.dumps({k: config[k] for k in ("ser", "translate", "faces")}, sort_keys=True),

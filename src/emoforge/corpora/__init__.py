@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import demo, fer2013, manifest, ravdess
+from . import crema_d, demo, fer2013, iemocap, manifest, ravdess
 from .base import Corpus, Item, read_index, write_index  # noqa: F401 (re-exported)
 
 REGISTRY: dict[str, Corpus] = {c.name: c for c in (
-    demo.SPEECH, demo.FACES, ravdess.CORPUS, fer2013.CORPUS, manifest.CORPUS)}
+    demo.SPEECH, demo.FACES, ravdess.CORPUS, crema_d.CORPUS, iemocap.CORPUS, fer2013.CORPUS, manifest.CORPUS)}
 
 
 def corpus_type(name: str, cfg: dict) -> Corpus:

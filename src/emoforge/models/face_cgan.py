@@ -23,19 +23,22 @@ class FaceGenerator(nn.Module):
 
 
 class FaceDiscriminator(nn.Module):
-    """Four convolutions; the label enters as a learned 48x48 plane."""
+    """Four convolutions, then a projection head (Miyato & Koyama 2018): the label's
+    embedding is dotted with the image features, which makes the label hard to ignore."""
 
     def __init__(self, n_classes: int, width: int = 64):
         super().__init__()
-        self.embed = nn.Embedding(n_classes, 48 * 48)
         self.net = nn.Sequential(
-            nn.Conv2d(2, width, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2, True),
             nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2, True),
             nn.Conv2d(width * 2, width * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 4), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(width * 4, 1, 6, 1, 0))
+            nn.Conv2d(width * 4, width * 4, 6, 1, 0), nn.LeakyReLU(0.2, True), nn.Flatten())
+        self.fc = nn.Linear(width * 4, 1)
+        self.embed = nn.Embedding(n_classes, width * 4)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([x, self.embed(y).view(-1, 1, 48, 48)], 1)).view(-1)
+        h = self.net(x)
+        return self.fc(h).view(-1) + (self.embed(y) * h).sum(1)
 
 
 class FaceClassifier(nn.Module):
@@ -45,7 +48,8 @@ class FaceClassifier(nn.Module):
         super().__init__()
         block = lambda a, b: [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True), nn.MaxPool2d(2)]  # noqa: E731
         self.net = nn.Sequential(*block(1, width), *block(width, width * 2), *block(width * 2, width * 4),
-                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(width * 4, n_classes))
+                                 # flatten, not global pooling: an expression is where the brows and mouth are
+                                 nn.Flatten(), nn.Dropout(0.3), nn.Linear(width * 4 * 6 * 6, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -57,6 +57,14 @@ def single_rows(task: str, paths: list[str], metrics: dict[str, str], protocol: 
     return rows, raw
 
 
+def summary(rows: list[dict]) -> dict:
+    """The rows as task -> corpus -> variant -> metric -> mean: what `dvc metrics show/diff` can read."""
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["task"], {}).setdefault(r["corpus"], {}).setdefault(r["variant"], {})[r["metric"]] = r["mean"]
+    return out
+
+
 def confusion_png(matrix, labels, title, out: Path) -> None:
     from ..train.ser import confusion_figure
     fig = confusion_figure(matrix, labels, title)
@@ -113,6 +121,7 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
         "judge_acc_generated": "gen/wa", "judge_acc_real_test": "judge_real_test/wa"}, "official test split")
     rows += t_rows + f_rows
     (out_dir / "metrics.json").write_text(json.dumps(rows, indent=2))
+    (out_dir / "summary.json").write_text(json.dumps(summary(rows), indent=2))
 
     md = ["# emoforge report", ""]
     corpora = {r["corpus"] for r in rows}
@@ -160,7 +169,9 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
     if t_raw:
         md += ["## Emotion translation", "", "Mel-cepstral distortion (MCD, dB; c1–c12 of the log-mel DCT) between the "
                "generated and the real target-emotion spectrogram of the same speaker and sentence, on held-out "
-               "speakers. *No conversion* compares the source itself with the target: a model must beat it.", ""]
+               "speakers. *No conversion* compares the source itself with the target: a model must beat it. "
+               "Computed on emoforge's 64-band log-mel, these values are not on the scale of MCD from "
+               "mel-cepstra (SPTK/WORLD) quoted in the literature.", ""]
         md += ["| corpus | variant | MCD generated | MCD no conversion | L1 generated | L1 no conversion | test pairs |",
                "|---|---|---|---|---|---|---|"]
         for (corpus, variant), (folder, r) in t_raw.items():
