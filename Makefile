@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test mlflow-ui clean-demo
+.PHONY: setup demo test mlflow-ui clean-demo bench-ser-ravdess
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,3 +29,6 @@ mlflow-ui: setup
 
 clean-demo:
 	rm -rf data/raw/demo_* data/index/demo_* data/features/demo_* data/models/*/demo_* reports/metrics.json reports/report.md reports/figures
+
+bench-ser-ravdess: setup
+	snakemake --cores all --configfile config/bench_ravdess.yaml reports/benchmarks/ser_ravdess.json

@@ -121,3 +121,11 @@ def test_iemocap_missing_tells_where_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="sail.usc.edu"):
         REGISTRY["iemocap"].index(tmp_path, {})
     assert REGISTRY["iemocap"].download is None and "licensed" in REGISTRY["iemocap"].how_to_get
+
+
+def test_iemocap_download_rule_stops_with_instructions(tmp_path):
+    from emoforge.cli import main
+    with pytest.raises(SystemExit, match="sail.usc.edu"):
+        main(["download", "--corpus", "iemocap", "--cfg", "{}", "--out", str(tmp_path / "raw"),
+              "--done", str(tmp_path / "done")])
+    assert not (tmp_path / "done").exists()

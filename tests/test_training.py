@@ -76,6 +76,35 @@ def test_ser_one_epoch_logs_to_mlflow_and_resumes(demo, tmp_path):
     assert [m.step for m in history] == [0, 1]
 
 
+SER_VARIANTS = sorted(n for n, v in models.REGISTRY.items() if v.task == "ser")
+
+
+@pytest.mark.parametrize("variant", SER_VARIANTS)
+def test_every_ser_variant_trains_one_epoch(demo, tmp_path, variant):
+    r = ser.fit(SER_CFG, ser.Paths(demo / "feat_speech", tmp_path / variant), "demo_speech", variant, 1)
+    assert r["test/n"] == 60 and 0 <= r["test/ua"] <= 1 and (tmp_path / variant / "model.pt").exists()
+
+
+def test_random_protocol_shares_speakers_and_keeps_items_apart(demo, tmp_path):
+    from emoforge.train.common import split_items
+    import pandas as pd
+    manifest = pd.read_parquet(demo / "feat_speech" / "logmel.parquet")
+    idx = split_items(manifest, "random", 4, 0, seed=3)
+    assert sorted(np.concatenate(list(idx.values()))) == list(range(len(manifest)))
+    spk = manifest["split_group"].to_numpy()
+    assert set(spk[idx["test"]]) & set(spk[idx["train"]])  # the leak R3's protocol has
+    idx_s = split_items(manifest, "speaker", 4, 0, seed=3)
+    assert not set(spk[idx_s["test"]]) & set(spk[idx_s["train"]])
+    with pytest.raises(KeyError, match="known"):
+        split_items(manifest, "cheating", 4, 0, seed=3)
+
+
+def test_r3_vector_has_259_values(demo):
+    import pandas as pd
+    table = pd.read_parquet(demo / "feat_speech" / "r3_mfcc259.parquet")
+    assert len(table) == 240 and sum(c.startswith("r3_mfcc259_") for c in table.columns) == 259
+
+
 def test_translation_one_epoch(demo, tmp_path):
     r = translate.fit(TR_CFG, demo / "feat_speech", tmp_path / "tr", "demo_speech", "unet_gan")
     assert r["test/pairs"] > 0 and r["test/mcd_db"] > 0 and r["test/mcd_db_no_conversion"] > 0
@@ -92,9 +121,10 @@ def test_faces_one_epoch(demo, tmp_path):
 @pytest.mark.parametrize("name", sorted(models.REGISTRY))
 def test_every_variant_builds_and_runs_forward(name):
     v = models.get(name)
-    if v.task == "ser":
-        out = v.build(n_classes=5, n_mels=64)(torch.randn(2, 120, 64))
-        assert out.shape == (2, 5)
+    if v.task == "ser" and v.feature == "logmel":
+        assert v.build(n_classes=5, n_mels=64)(torch.randn(2, 120, 64)).shape == (2, 5)
+    elif v.task == "ser":
+        assert v.build(n_classes=5, n_features=259)(torch.randn(2, 259)).shape == (2, 5)
     elif v.task == "translate":
         G, D = v.build(n_emotions=8, width=8)
         x, o = torch.randn(2, 1, 64, 64), torch.eye(8)[:2]

@@ -47,9 +47,12 @@ def test_dry_run_with_real_corpora_lists_every_stage(tmp_path):
     out = snakemake(wd, "-n", "--cores", "2", "--configfile", "config/papers.yaml").stdout
     for rule in ("download", "index", "features_audio", "features_images", "ser_fold", "translate", "faces", "report"):
         assert f"rule {rule}:" in out or f"localrule {rule}:" in out, rule
-    assert "data/raw/ravdess/.emoforge-done" in out
-    assert "data/models/ser/ravdess/cnn_logmel/fold5/metrics.json" in out
-    assert "data/raw/fer2013/.emoforge-done" not in out  # a user copy is indexed where it is
+    assert "data/raw/ravdess/.emoforge-done" in out and "data/raw/crema_d/.emoforge-done" in out
+    for corpus, folds in (("ravdess", 6), ("crema_d", 6), ("iemocap", 5)):  # folds: auto
+        assert f"data/models/ser/{corpus}/cnn_logmel/speaker/fold{folds - 1}/metrics.json" in out
+        assert f"data/models/ser/{corpus}/cnn_logmel/speaker/fold{folds}/metrics.json" not in out
+    for corpus in ("fer2013", "iemocap"):  # a user copy is indexed where it is
+        assert f"data/raw/{corpus}/.emoforge-done" not in out
 
 
 def test_invalid_params_fail_before_any_job(tmp_path):

@@ -77,7 +77,8 @@ def _train(args, module: str):
 def cmd_ser(args) -> None:
     from .train.ser import Paths
     fit, cfg = _train(args, "ser")
-    r = fit(cfg, Paths(Path(args.features), Path(args.out)), args.corpus, args.variant, args.fold)
+    r = fit(cfg, Paths(Path(args.features), Path(args.out)), args.corpus, args.variant, args.fold,
+            args.protocol or "speaker")
     print(f"test UA {r['test/ua']:.3f}  WA {r['test/wa']:.3f}  F1 {r['test/f1']:.3f}")
 
 
@@ -99,6 +100,12 @@ def cmd_report(args) -> None:
           indexes=args.indexes)
 
 
+def cmd_benchmark(args) -> None:
+    """Fold metrics -> a benchmark file: rows as in reports/metrics.json, plus wall time and device."""
+    from .report.build import benchmark
+    benchmark(args.ser, Path(args.out))
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -117,9 +124,10 @@ def main(argv: list[str] | None = None) -> None:
     stage("download", cmd_download, "corpus", "out", "done")
     stage("index", cmd_index, "corpus", "out", "root?")
     stage("features", cmd_features, "corpus", "index", "out-dir", "root?", "features?")
-    stage("ser", cmd_ser, "corpus", "variant", "fold", "features", "out")
+    stage("ser", cmd_ser, "corpus", "variant", "fold", "features", "out", "protocol?")
     stage("translate", cmd_translate, "corpus", "variant", "features", "out")
     stage("faces", cmd_faces, "corpus", "variant", "features", "out")
+    stage("benchmark", cmd_benchmark, "out", "ser+")
     stage("report", cmd_report, "out-dir", "ser+", "translate+", "faces+", "indexes+")
     args = p.parse_args(argv)
     try:

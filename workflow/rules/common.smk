@@ -4,6 +4,8 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from emoforge.corpora import corpus_type
+
 validate(config, "../schemas/params.schema.yaml")
 
 CORPORA = {name: c for name, c in config["corpora"].items() if c.get("enabled")}
@@ -11,8 +13,6 @@ EMOFORGE = "emoforge"  # the console script; `python -m emoforge.cli` works too
 
 
 def _feature_file(name):
-    from emoforge.corpora import corpus_type
-
     kind = "images" if corpus_type(name, CORPORA[name]).modality == "image" else "logmel"
     return f"data/features/{name}/{kind}.parquet"
 
@@ -36,6 +36,7 @@ wildcard_constraints:
     corpus="[A-Za-z0-9_]+",
     variant="[A-Za-z0-9_]+",
     fold=r"\d+",
+    protocol="[a-z]+",
 
 
 def corpus_json(wildcards):
@@ -43,8 +44,14 @@ def corpus_json(wildcards):
     return json.dumps({**CORPORA[wildcards.corpus], "seed": config["seed"]}, sort_keys=True)
 
 
-def task_json(task):
-    return json.dumps({**config[task], "seed": config["seed"], "device": config["device"]}, sort_keys=True)
+def task_json(task, **overrides):
+    return json.dumps({**config[task], "seed": config["seed"], "device": config["device"], **overrides}, sort_keys=True)
+
+
+def ser_folds(corpus):
+    """`folds: auto` takes the corpus's own protocol (e.g. IEMOCAP's 5 sessions)."""
+    folds = config["ser"]["folds"]
+    return corpus_type(corpus, CORPORA[corpus]).default_folds if folds == "auto" else int(folds)
 
 
 def raw_input(wildcards):

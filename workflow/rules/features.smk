@@ -12,6 +12,7 @@ rule features_audio:
     output:
         logmel="data/features/{corpus}/logmel.parquet",
         mfcc="data/features/{corpus}/mfcc_stats.parquet",
+        r3="data/features/{corpus}/r3_mfcc259.parquet",
     params:
         cfg=corpus_json,
         root=raw_root,

@@ -28,3 +28,15 @@ rule report:
     shell:
         "{EMOFORGE} report --cfg {params.cfg:q} --out-dir reports --ser {input.ser} --translate {input.translate} "
         "--faces {input.faces} --indexes {input.indexes} 2>&1 | tee {log}"
+
+
+rule benchmark_ser:
+    """reports/benchmarks/ser_<corpus>.json: every variant's fold metrics and wall time."""
+    input:
+        lambda w: [p for p in SER_METRICS if p.startswith(f"data/models/ser/{w.corpus}/")],
+    output:
+        "reports/benchmarks/ser_{corpus}.json",
+    log:
+        "logs/benchmark_ser_{corpus}.log",
+    shell:
+        "{EMOFORGE} benchmark --out {output} --ser {input} 2>&1 | tee {log}"

@@ -3,26 +3,29 @@ rule ser_fold:
     input:
         "data/features/{corpus}/logmel.parquet",
     output:
-        metrics="data/models/ser/{corpus}/{variant}/fold{fold}/metrics.json",
-        model="data/models/ser/{corpus}/{variant}/fold{fold}/model.pt",
+        metrics="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/metrics.json",
+        model="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/model.pt",
     params:
-        cfg=lambda w: task_json("ser"),
+        cfg=lambda w: task_json("ser", folds=ser_folds(w.corpus)),
     threads: min(2, workflow.cores)
     resources:
         gpu=gpu_resources(),
     log:
-        "logs/ser/{corpus}_{variant}_fold{fold}.log",
+        "logs/ser/{corpus}_{variant}_{protocol}_fold{fold}.log",
     benchmark:
-        "logs/benchmarks/ser_{corpus}_{variant}_fold{fold}.tsv"
+        "logs/benchmarks/ser_{corpus}_{variant}_{protocol}_fold{fold}.tsv"
     shell:
         "{EMOFORGE} ser --corpus {wildcards.corpus} --variant {wildcards.variant} --fold {wildcards.fold} "
-        "--cfg {params.cfg:q} --threads {threads} --features data/features/{wildcards.corpus} "
-        "--out data/models/ser/{wildcards.corpus}/{wildcards.variant}/fold{wildcards.fold} 2>&1 | tee {log}"
+        "--protocol {wildcards.protocol} --cfg {params.cfg:q} --threads {threads} "
+        "--features data/features/{wildcards.corpus} "
+        "--out data/models/ser/{wildcards.corpus}/{wildcards.variant}/{wildcards.protocol}/fold{wildcards.fold} "
+        "2>&1 | tee {log}"
 
 
-SER_METRICS = expand(
-    "data/models/ser/{corpus}/{variant}/fold{fold}/metrics.json",
-    corpus=SER_CORPORA,
-    variant=config["ser"]["variants"],
-    fold=range(config["ser"]["folds"]),
-)
+SER_METRICS = [
+    f"data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/metrics.json"
+    for corpus in SER_CORPORA
+    for variant in config["ser"]["variants"]
+    for protocol in config["ser"]["protocols"]
+    for fold in range(ser_folds(corpus))
+]

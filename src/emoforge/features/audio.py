@@ -52,6 +52,23 @@ def mfcc_stats(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
     return np.concatenate([mfcc.mean(1), mfcc.std(1), delta.mean(1), delta.std(1)]).astype(np.float32)
 
 
+def r3_mfcc259(path, cfg: MelConfig) -> np.ndarray:
+    """R3's vector: 3 s from 0.5 s in, at 44.1 kHz; 13 MFCCs averaged over the coefficients
+    of each frame (not over time), so the 259 values trace the clip's spectral envelope in time."""
+    import librosa
+    sr = 44100
+    audio = load_audio(path, sr)[int(0.5 * sr): int(3.5 * sr)]
+    audio = np.pad(audio, (0, 3 * sr - len(audio)))
+    return librosa.feature.mfcc(y=audio, sr=sr, n_mfcc=13).mean(axis=0).astype(np.float32)
+
+
+# Fixed-length vectors, one Parquet file each in data/features/<corpus>/<name>.parquet.
+VECTORS = {
+    "mfcc_stats": lambda path, audio, cfg: mfcc_stats(audio, cfg),
+    "r3_mfcc259": lambda path, audio, cfg: r3_mfcc259(path, cfg),
+}
+
+
 def mel_to_audio(logmel: np.ndarray, cfg: MelConfig, n_iter: int = 48) -> np.ndarray:
     """Invert a (frames, n_mels) log-mel with Griffin-Lim, for listening to translations."""
     import librosa

@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..corpora import read_index
-from .audio import MelConfig, load_audio, log_mel, mfcc_stats
+from .audio import VECTORS, MelConfig, load_audio, log_mel
 
 log = logging.getLogger(__name__)
 LABEL_COLUMNS = ["item_id", "speaker", "gender", "emotion", "intensity", "sentence", "split_group"]
@@ -25,7 +25,7 @@ SHARD_FRAMES = 2_000_000  # ~256 MB of float16 at 64 mels
 
 def _one(rel: str, root: Path, cfg: MelConfig):
     audio = load_audio(root / rel, cfg.sample_rate)
-    return log_mel(audio, cfg).astype(np.float16), mfcc_stats(audio, cfg)
+    return log_mel(audio, cfg).astype(np.float16), {k: f(root / rel, audio, cfg) for k, f in VECTORS.items()}
 
 
 def _labels(index: pd.DataFrame) -> pd.DataFrame:
@@ -67,8 +67,10 @@ def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, w
             pool.shutdown()
     manifest = pd.concat([_labels(index), pd.DataFrame(rows, columns=["shard", "start", "frames"])], axis=1)
     manifest.to_parquet(out_dir / "logmel.parquet", index=False)
-    vec = pd.DataFrame(np.stack(vectors), columns=[f"mfcc_{i:03d}" for i in range(vectors[0].size)])
-    pd.concat([_labels(index), vec], axis=1).to_parquet(out_dir / "mfcc_stats.parquet", index=False)
+    for name in VECTORS:
+        vec = np.stack([v[name] for v in vectors])
+        table = pd.DataFrame(vec, columns=[f"{name}_{i:03d}" for i in range(vec.shape[1])])
+        pd.concat([_labels(index), table], axis=1).to_parquet(out_dir / f"{name}.parquet", index=False)
     return manifest
 
 

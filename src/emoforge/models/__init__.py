@@ -8,6 +8,7 @@ from torch import nn
 
 from .face_cgan import FaceClassifier, FaceDiscriminator, FaceGenerator
 from .ser_cnn import LogMelCNN
+from .ser_vector import R3Conv1D
 from .translate_unet import PatchDiscriminator, UNetGenerator
 
 
@@ -24,6 +25,9 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("cnn_logmel", "ser", "logmel",
             lambda n_classes, n_mels, **kw: LogMelCNN(n_classes, n_mels, **kw),
             "2D CNN on log-mel with attention pooling"),
+    Variant("r3_cnn1d", "ser", "r3_mfcc259",
+            lambda n_classes, n_features, **kw: R3Conv1D(n_classes, n_features, **kw),
+            "R3: 259-value MFCC vector, 1D CNN with 6 convolutions"),
     Variant("unet_gan", "translate", "logmel",
             lambda n_emotions, **kw: (UNetGenerator(n_emotions, **kw), PatchDiscriminator(n_emotions, **kw)),
             "R1: conditional UNet generator + PatchGAN, BCE + L1"),

@@ -10,6 +10,7 @@ import pandas as pd
 import yaml
 
 from ..evaluate.metrics import mean_std
+from ..train.common import PROTOCOL_NAMES
 
 SER_METRICS = ("ua", "wa", "f1", "top3")
 SYNTHETIC = {"demo_speech", "demo_faces"}
@@ -33,18 +34,37 @@ def row(task, corpus, variant, protocol, metric, values) -> dict:
             "mean": round(mean, 4), "std": round(std, 4), "folds": len(values)}
 
 
-def ser_rows(paths: list[str], protocol: str) -> tuple[list[dict], dict]:
+def ser_rows(paths: list[str]) -> tuple[list[dict], dict]:
     groups = defaultdict(list)
     for p in paths:
-        corpus, variant, _ = _parts(p, 3)
-        groups[(corpus, variant)].append(json.loads(Path(p).read_text()))
+        corpus, variant, protocol, _ = _parts(p, 4)
+        groups[(corpus, variant, protocol)].append(json.loads(Path(p).read_text()))
     rows, confusions = [], {}
-    for (corpus, variant), folds in sorted(groups.items()):
+    for (corpus, variant, key), folds in sorted(groups.items()):
+        protocol = f"{PROTOCOL_NAMES[key]} {len(folds)}-fold"
         for m in SER_METRICS:
             rows.append(row("ser", corpus, variant, protocol, m, [f[f"test/{m}"] for f in folds]))
         rows.append(row("ser", corpus, variant, protocol, "wall_s_per_fold", [f["wall_s"] for f in folds]))
-        confusions[(corpus, variant)] = (np.sum([f["test/confusion"] for f in folds], axis=0), folds[0]["labels"])
+        if key == "speaker":
+            confusions[(corpus, variant)] = (np.sum([f["test/confusion"] for f in folds], axis=0), folds[0]["labels"])
     return rows, confusions
+
+
+def benchmark(ser_paths: list[str], out: Path) -> dict:
+    import platform
+
+    import torch
+
+    folds = [json.loads(Path(p).read_text()) for p in ser_paths]
+    rows, _ = ser_rows(ser_paths)
+    devices = sorted({f["device"] for f in folds})
+    name = torch.cuda.get_device_name(0) if "cuda" in devices and torch.cuda.is_available() else platform.processor()
+    result = {"rows": rows, "wall_s": round(sum(f["wall_s"] for f in folds), 2),
+              "device": f"{'/'.join(devices)} ({name or platform.machine()}, {torch.get_num_threads()} threads)",
+              "epochs_run": {p: f["epochs_run"] for p, f in zip(ser_paths, folds)}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    return result
 
 
 def single_rows(task: str, paths: list[str], metrics: dict[str, str], protocol: str) -> tuple[list[dict], dict]:
@@ -112,8 +132,7 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
     ser, translate, faces, indexes = ser or [], translate or [], faces or [], indexes or []
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    ser_protocol = f"speaker-independent {cfg.get('ser', {}).get('folds', '?')}-fold"
-    rows, confusions = ser_rows(ser, ser_protocol)
+    rows, confusions = ser_rows(ser)
     t_rows, t_raw = single_rows("translate", translate, {
         "mcd_db": "test/mcd_db", "mcd_db_no_conversion": "test/mcd_db_no_conversion",
         "l1": "test/l1", "l1_no_conversion": "test/l1_no_conversion"}, "held-out speakers")
@@ -144,13 +163,17 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
 
     published = yaml.safe_load((Path(__file__).parent / "published.yaml").read_text())
     if any(r["task"] == "ser" for r in rows):
-        md += ["## Speech emotion recognition", "", f"Protocol: {ser_protocol}; validation speakers are carved "
-               "from the training side; mean ± std over folds.", ""]
+        md += ["## Speech emotion recognition", "", "Protocol: speaker-independent folds (the test speakers are "
+               "never seen in training); validation speakers are carved from the training side; mean ± std over folds.", ""]
         ser_df = pd.DataFrame([r for r in rows if r["task"] == "ser"])
         wide = ser_df.assign(value=ser_df.apply(fmt, axis=1)).pivot_table(
-            index=["corpus", "variant"], columns="metric", values="value", aggfunc="first").reset_index()
+            index=["corpus", "variant", "protocol"], columns="metric", values="value", aggfunc="first").reset_index()
         wide["corpus"] = wide["corpus"].map(name)
-        md += [md_table(wide[["corpus", "variant", *SER_METRICS, "wall_s_per_fold"]]), ""]
+        md += [md_table(wide[["corpus", "variant", "protocol", *SER_METRICS, "wall_s_per_fold"]]), ""]
+        if ser_df["protocol"].str.startswith("random").any():
+            md += ["A random split puts clips of the same speaker (and, in RAVDESS, the same sentence) on both "
+                   "sides, so the model can recognise the voice rather than the emotion: its numbers are higher "
+                   "and do not say how the model does on a new speaker. Speaker-independent folds do.", ""]
         for (corpus, variant), (matrix, labels) in confusions.items():
             png = fig_dir / f"confusion_{corpus}_{variant}.png"
             confusion_png(matrix, labels, f"{name(corpus)} {variant} (all test folds)", png)

@@ -48,6 +48,29 @@ def fold_split(groups: list[str], n_folds: int, fold: int, seed: int) -> dict[st
     return {"train": train, "val": val, "test": test}
 
 
+def _speaker_protocol(manifest, n_folds: int, fold: int, seed: int) -> dict[str, np.ndarray]:
+    split = fold_split(manifest["split_group"].tolist(), n_folds, fold, seed)
+    return {k: np.flatnonzero(manifest["split_group"].isin(v).to_numpy()) for k, v in split.items()}
+
+
+def _random_protocol(manifest, n_folds: int, fold: int, seed: int) -> dict[str, np.ndarray]:
+    """Items shuffled into folds regardless of speaker (R3's protocol): speakers leak across."""
+    parts = np.array_split(np.random.default_rng(seed).permutation(len(manifest)), n_folds)
+    val = (fold + 1) % n_folds
+    train = np.concatenate([p for k, p in enumerate(parts) if k not in (fold, val)])
+    return {"train": np.sort(train), "val": np.sort(parts[val]), "test": np.sort(parts[fold])}
+
+
+PROTOCOLS = {"speaker": _speaker_protocol, "random": _random_protocol}
+PROTOCOL_NAMES = {"speaker": "speaker-independent", "random": "random split (speakers shared)"}
+
+
+def split_items(manifest, protocol: str, n_folds: int, fold: int, seed: int) -> dict[str, np.ndarray]:
+    if protocol not in PROTOCOLS:
+        raise KeyError(f"unknown protocol {protocol!r}; known: {sorted(PROTOCOLS)}")
+    return PROTOCOLS[protocol](manifest, n_folds, fold, seed)
+
+
 def config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from .. import models, tracking
 from ..evaluate.metrics import classification
-from ..features.extract import load_logmel
-from .common import Checkpoint, fold_split, pick_device, seed_everything, write_json
+from .common import Checkpoint, pick_device, seed_everything, split_items, write_json
+from .inputs import load_inputs
 
 log = logging.getLogger(__name__)
 
@@ -25,63 +25,28 @@ class Paths:
     out: Path        # data/models/ser/<corpus>/<variant>/fold<k>
 
 
-def _crop(mel: np.ndarray, frames: int, rng: np.random.Generator | None) -> np.ndarray:
-    """Random crop (training) or centre crop (evaluation), zero-padded to `frames`."""
-    if len(mel) > frames:
-        start = rng.integers(0, len(mel) - frames + 1) if rng is not None else (len(mel) - frames) // 2
-        return mel[start:start + frames]
-    out = np.zeros((frames, mel.shape[1]), dtype=np.float32)
-    out[: len(mel)] = mel
-    return out
-
-
-def _spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width_f: int = 8) -> torch.Tensor:
-    x = x.clone()
-    for i in range(x.shape[0]):
-        t0 = int(torch.randint(0, max(1, x.shape[1] - width_t), (1,), generator=gen))
-        f0 = int(torch.randint(0, max(1, x.shape[2] - width_f), (1,), generator=gen))
-        x[i, t0:t0 + int(torch.randint(0, width_t, (1,), generator=gen))] = 0
-        x[i, :, f0:f0 + int(torch.randint(0, width_f, (1,), generator=gen))] = 0
-    return x
-
-
-def _normalise(mels: list[np.ndarray]) -> list[np.ndarray]:
-    """Per-utterance mean/variance normalisation (removes level and channel differences)."""
-    return [(m - m.mean()) / (m.std() + 1e-5) for m in mels]
-
-
-def _batches(idx: np.ndarray, mels, labels, frames, batch, rng=None):
-    for s in range(0, len(idx), batch):
-        part = idx[s:s + batch]
-        x = np.stack([_crop(mels[i], frames, rng) for i in part])
-        yield torch.from_numpy(x), torch.from_numpy(labels[part])
-
-
-def _predict(model, idx, mels, labels, frames, batch, device) -> np.ndarray:
+def _predict(model, inputs, idx, batch, device) -> np.ndarray:
     model.eval()
-    out = []
     with torch.no_grad():
-        for x, _ in _batches(idx, mels, labels, frames, batch):
-            out.append(model(x.to(device)).float().cpu())
+        out = [model(inputs.batch(idx[s:s + batch]).to(device)).float().cpu() for s in range(0, len(idx), batch)]
     return torch.cat(out).numpy() if out else np.zeros((0, 1))
 
 
-def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int) -> dict:
+def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol: str = "speaker") -> dict:
     t0 = time.time()
     seed = int(cfg.get("seed", 0))
     gen = seed_everything(seed + fold)
     device = pick_device(cfg.get("device", "auto"))
-    manifest, mels = load_logmel(paths.features)
-    keep = ~manifest["emotion"].isin(cfg.get("drop_emotions", []))
-    manifest, mels = manifest[keep].reset_index(drop=True), [m for m, k in zip(mels, keep) if k]
+    spec = models.get(variant, "ser")
+    inputs = load_inputs(spec.feature, paths.features, cfg)
+    inputs.select(~inputs.manifest["emotion"].isin(cfg.get("drop_emotions", [])).to_numpy())
+    manifest = inputs.manifest
     labels_text = sorted(manifest["emotion"].unique())
     y = manifest["emotion"].map({e: i for i, e in enumerate(labels_text)}).to_numpy(np.int64)
-    split = fold_split(manifest["split_group"].tolist(), int(cfg["folds"]), fold, seed)
-    idx = {k: np.flatnonzero(manifest["split_group"].isin(v)) for k, v in split.items()}
-    mels = _normalise(mels)
+    idx = split_items(manifest, protocol, int(cfg["folds"]), fold, seed)
+    inputs.fit(idx["train"])
 
-    spec = models.get(variant, "ser")
-    model = spec.build(n_classes=len(labels_text), n_mels=mels[0].shape[1], **cfg.get("model", {}).get(variant, {}))
+    model = spec.build(n_classes=len(labels_text), **inputs.dims(), **cfg.get("model", {}).get(variant, {}))
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=int(cfg["lr_patience"]))
@@ -91,8 +56,9 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int) -> dict:
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    frames, batch = int(cfg["frames"]), int(cfg["batch_size"])
-    run_cfg = {k: v for k, v in cfg.items() if k not in ("device",)} | {"corpus": corpus, "variant": variant, "fold": fold}
+    batch = int(cfg["batch_size"])
+    run_cfg = {k: v for k, v in cfg.items() if k not in ("device",)} | {
+        "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol}
     ckpt = Checkpoint(paths.out.parent / "checkpoints" / f"fold{fold}.pt", run_cfg)
     state = ckpt.load(device)
     start, best, history, run_id, bad_epochs = 0, {"val/ua": -1.0}, [], None, 0
@@ -103,16 +69,18 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int) -> dict:
         gen.set_state(state["gen"])
     rng = np.random.default_rng(seed + fold + start)
 
-    with tracking.run("ser", f"{corpus}/{variant}/fold{fold}", run_cfg,
+    with tracking.run("ser", f"{corpus}/{variant}/{protocol}/fold{fold}", run_cfg,
                       tags={"task": "ser", "corpus": corpus, "variant": variant, "fold": str(fold),
-                            "device": device.type}, resume_id=run_id) as mlrun:
+                            "protocol": protocol, "device": device.type}, resume_id=run_id) as mlrun:
         bar = tqdm(range(start, int(cfg["epochs"])), desc=f"ser {corpus}/{variant}/fold{fold}", unit="epoch")
         for epoch in bar:
             model.train()
             order = rng.permutation(idx["train"])
             total, n = 0.0, 0
-            for x, t in _batches(order, mels, y, frames, batch, rng):
-                x, t = _spec_augment(x, gen).to(device), t.to(device)
+            for s in range(0, len(order), batch):
+                part = order[s:s + batch]
+                x = inputs.augment(inputs.batch(part, rng), gen).to(device)
+                t = torch.from_numpy(y[part]).to(device)
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                     loss = loss_fn(model(x), t)
                 opt.zero_grad(set_to_none=True)
@@ -120,8 +88,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int) -> dict:
                 scaler.step(opt)
                 scaler.update()
                 total, n = total + loss.item() * len(t), n + len(t)
-            val = classification(y[idx["val"]], _predict(model, idx["val"], mels, y, frames, batch, device),
-                                 labels_text, "val")
+            val = classification(y[idx["val"]], _predict(model, inputs, idx["val"], batch, device), labels_text, "val")
             sched.step(val["val/ua"])
             row = {"epoch": epoch, "train/loss": total / max(n, 1), "val/ua": val["val/ua"],
                    "val/wa": val["val/wa"], "lr": opt.param_groups[0]["lr"]}
@@ -140,10 +107,11 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int) -> dict:
                 break
         if "model" in best:
             model.load_state_dict(best["model"])
-        scores = _predict(model, idx["test"], mels, y, frames, batch, device)
+        scores = _predict(model, inputs, idx["test"], batch, device)
         result = classification(y[idx["test"]], scores, labels_text, "test")
         result.update({"labels": labels_text, "best_epoch": best.get("epoch"), "val/ua": best["val/ua"],
-                       "epochs_run": len(history), "speakers": split, "wall_s": round(time.time() - t0, 2),
+                       "epochs_run": len(history), "protocol": protocol,
+                       "test_speakers": sorted(manifest["split_group"].iloc[idx["test"]].unique().tolist()), "wall_s": round(time.time() - t0, 2),
                        "device": device.type, "mlflow_run_id": mlrun.run_id})
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
         paths.out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,92 @@
+"""What a SER model reads, by the variant's `feature`: log-mel sequences or fixed vectors.
+
+Each kind loads its features with the label columns, learns any normalisation from the
+training rows only, and makes batches (with training-time augmentation where it has one).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..features.extract import LABEL_COLUMNS, load_logmel
+
+
+def crop(mel: np.ndarray, frames: int, rng: np.random.Generator | None) -> np.ndarray:
+    """Random crop (training) or centre crop (evaluation), zero-padded to `frames`."""
+    if len(mel) > frames:
+        start = rng.integers(0, len(mel) - frames + 1) if rng is not None else (len(mel) - frames) // 2
+        return mel[start:start + frames]
+    out = np.zeros((frames, mel.shape[1]), dtype=np.float32)
+    out[: len(mel)] = mel
+    return out
+
+
+def spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width_f: int = 8) -> torch.Tensor:
+    """One time and one frequency mask per example (Park et al. 2019)."""
+    x = x.clone()
+    for i in range(x.shape[0]):
+        t0 = int(torch.randint(0, max(1, x.shape[1] - width_t), (1,), generator=gen))
+        f0 = int(torch.randint(0, max(1, x.shape[2] - width_f), (1,), generator=gen))
+        x[i, t0:t0 + int(torch.randint(0, width_t, (1,), generator=gen))] = 0
+        x[i, :, f0:f0 + int(torch.randint(0, width_f, (1,), generator=gen))] = 0
+    return x
+
+
+class LogMelInputs:
+    def __init__(self, feature_dir: Path, cfg: dict):
+        self.manifest, mels = load_logmel(feature_dir)
+        # per-utterance mean/variance normalisation removes level and channel differences
+        self.data = [(m - m.mean()) / (m.std() + 1e-5) for m in mels]
+        self.frames = int(cfg["frames"])
+
+    def dims(self) -> dict:
+        return {"n_mels": self.data[0].shape[1]}
+
+    def select(self, keep: np.ndarray) -> None:
+        self.manifest = self.manifest[keep].reset_index(drop=True)
+        self.data = [d for d, k in zip(self.data, keep) if k]
+
+    def fit(self, train_idx: np.ndarray) -> None:
+        pass
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
+        return torch.from_numpy(np.stack([crop(self.data[i], self.frames, rng) for i in idx]))
+
+    def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return spec_augment(x, gen)
+
+
+class VectorInputs:
+    """One row of numbers per item (e.g. data/features/<corpus>/mfcc_stats.parquet)."""
+
+    def __init__(self, feature_dir: Path, name: str):
+        table = pd.read_parquet(feature_dir / f"{name}.parquet")
+        cols = [c for c in table.columns if c not in LABEL_COLUMNS and c not in ("repetition", "split")]
+        self.manifest = table.drop(columns=cols)
+        self.data = table[cols].to_numpy(np.float32)
+        self.mu, self.sd = 0.0, 1.0
+
+    def dims(self) -> dict:
+        return {"n_features": self.data.shape[1]}
+
+    def select(self, keep: np.ndarray) -> None:
+        self.manifest = self.manifest[keep].reset_index(drop=True)
+        self.data = self.data[np.asarray(keep)]
+
+    def fit(self, train_idx: np.ndarray) -> None:
+        """z-score statistics from the training rows only: the test fold never leaks in."""
+        self.mu = self.data[train_idx].mean(0)
+        self.sd = self.data[train_idx].std(0) + 1e-6
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
+        return torch.from_numpy((self.data[idx] - self.mu) / self.sd)
+
+    def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return x
+
+
+def load_inputs(feature: str, feature_dir: Path, cfg: dict):
+    return LogMelInputs(feature_dir, cfg) if feature == "logmel" else VectorInputs(feature_dir, feature)
