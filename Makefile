@@ -31,4 +31,4 @@ clean-demo:
 	rm -rf data/raw/demo_* data/index/demo_* data/features/demo_* data/models/*/demo_* reports/metrics.json reports/report.md reports/figures
 
 bench-ser-ravdess: setup
-	snakemake --cores all --configfile config/bench_ravdess.yaml reports/benchmarks/ser_ravdess.json
+	snakemake --cores all reports/benchmarks/ser_ravdess.json --configfile config/bench_ravdess.yaml

@@ -8,7 +8,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import shared, write_wav
-from emoforge.corpora import REGISTRY, crema_d, iemocap
+from emoforge.corpora import REGISTRY, crema_d
 from emoforge.download import DownloadError
 
 

@@ -1,6 +1,5 @@
 """Every registry variant trains for one epoch on a small demo corpus and logs to MLflow."""
 import json
-from pathlib import Path
 
 import mlflow
 import numpy as np

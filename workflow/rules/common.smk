@@ -48,6 +48,16 @@ def task_json(task, **overrides):
     return json.dumps({**config[task], "seed": config["seed"], "device": config["device"], **overrides}, sort_keys=True)
 
 
+def ser_setting(variant, key):
+    """A `ser` key, unless `ser.overrides.<variant>` sets it for that variant."""
+    return config["ser"].get("overrides", {}).get(variant, {}).get(key, config["ser"][key])
+
+
+def ser_json(w):
+    overrides = config["ser"].get("overrides", {}).get(w.variant, {})
+    return task_json("ser", **overrides, folds=ser_folds(w.corpus))
+
+
 def ser_folds(corpus):
     """`folds: auto` takes the corpus's own protocol (e.g. IEMOCAP's 5 sessions)."""
     folds = config["ser"]["folds"]

@@ -6,7 +6,7 @@ rule ser_fold:
         metrics="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/metrics.json",
         model="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/model.pt",
     params:
-        cfg=lambda w: task_json("ser", folds=ser_folds(w.corpus)),
+        cfg=ser_json,
     threads: min(2, workflow.cores)
     resources:
         gpu=gpu_resources(),
@@ -26,6 +26,6 @@ SER_METRICS = [
     f"data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/metrics.json"
     for corpus in SER_CORPORA
     for variant in config["ser"]["variants"]
-    for protocol in config["ser"]["protocols"]
+    for protocol in ser_setting(variant, "protocols")
     for fold in range(ser_folds(corpus))
 ]

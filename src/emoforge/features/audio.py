@@ -42,6 +42,13 @@ def log_mel(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
     return np.log(mel + 1e-6).T.astype(np.float32)
 
 
+def trim_silence(mel: np.ndarray, drop: float = 7.0) -> np.ndarray:
+    """Cut leading/trailing frames more than `drop` natural-log units (~30 dB) below the loudest."""
+    energy = np.log(np.exp(mel).sum(1) + 1e-9)
+    loud = np.flatnonzero(energy > energy.max() - drop)
+    return mel[loud[0]:loud[-1] + 1] if len(loud) else mel
+
+
 def mfcc_stats(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
     """Mean and std over frames of MFCCs and their deltas: 4 * n_mfcc values."""
     import librosa

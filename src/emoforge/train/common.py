@@ -29,6 +29,12 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def begin(cfg: dict, offset: int = 0) -> tuple[int, torch.Generator, torch.device]:
+    """The seed, a seeded generator and the device: how every fit loop begins."""
+    seed = int(cfg.get("seed", 0))
+    return seed, seed_everything(seed + offset), pick_device(cfg.get("device", "auto"))
+
+
 def speaker_folds(groups: list[str], n_folds: int, seed: int) -> list[list[str]]:
     """Split the sorted distinct groups into n_folds seeded, near-equal groups of speakers."""
     uniq = sorted(set(groups))

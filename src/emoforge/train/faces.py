@@ -14,7 +14,7 @@ from tqdm import tqdm
 from .. import models, tracking
 from ..evaluate.metrics import classification
 from ..labels import FACE_EMOTIONS
-from .common import Checkpoint, pick_device, seed_everything, write_json
+from .common import Checkpoint, begin, write_json
 
 
 def load_faces(feature_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:
@@ -77,9 +77,7 @@ def sample(G, labels: np.ndarray, z_dim: int, device, seed: int) -> np.ndarray:
 
 def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> dict:
     t0 = time.time()
-    seed = int(cfg.get("seed", 0))
-    gen = seed_everything(seed)
-    device = pick_device(cfg.get("device", "auto"))
+    seed, gen, device = begin(cfg)
     manifest, x = load_faces(feature_dir)
     y = manifest["emotion"].map({e: i for i, e in enumerate(FACE_EMOTIONS)}).to_numpy(np.int64)
     idx = _splits(manifest)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..features.audio import trim_silence
 from ..features.extract import LABEL_COLUMNS, load_logmel
 
 
@@ -38,6 +39,8 @@ def spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width
 class LogMelInputs:
     def __init__(self, feature_dir: Path, cfg: dict):
         self.manifest, mels = load_logmel(feature_dir)
+        if cfg.get("trim_silence", True):
+            mels = [trim_silence(m) for m in mels]
         # per-utterance mean/variance normalisation removes level and channel differences
         self.data = [(m - m.mean()) / (m.std() + 1e-5) for m in mels]
         self.frames = int(cfg["frames"])

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from .. import models, tracking
 from ..evaluate.metrics import classification
-from .common import Checkpoint, pick_device, seed_everything, split_items, write_json
+from .common import Checkpoint, split_items, begin, write_json
 from .inputs import load_inputs
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,7 @@ def _predict(model, inputs, idx, batch, device) -> np.ndarray:
 
 def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol: str = "speaker") -> dict:
     t0 = time.time()
-    seed = int(cfg.get("seed", 0))
-    gen = seed_everything(seed + fold)
-    device = pick_device(cfg.get("device", "auto"))
+    seed, gen, device = begin(cfg, offset=fold)
     spec = models.get(variant, "ser")
     inputs = load_inputs(spec.feature, paths.features, cfg)
     inputs.select(~inputs.manifest["emotion"].isin(cfg.get("drop_emotions", [])).to_numpy())

@@ -13,17 +13,11 @@ from scipy.fft import dct
 from tqdm import tqdm
 
 from .. import models, tracking
+from ..features.audio import trim_silence
 from ..features.extract import load_logmel
-from .common import Checkpoint, fold_split, pick_device, seed_everything, write_json
+from .common import Checkpoint, fold_split, begin, write_json
 
 log = logging.getLogger(__name__)
-
-
-def trim(mel: np.ndarray, drop: float = 7.0) -> np.ndarray:
-    """Cut leading/trailing frames more than `drop` log units below the loudest frame."""
-    energy = np.log(np.exp(mel).sum(1) + 1e-9)
-    loud = np.flatnonzero(energy > energy.max() - drop)
-    return mel[loud[0]:loud[-1] + 1] if len(loud) else mel
 
 
 def to_fixed(mel: np.ndarray, frames: int) -> np.ndarray:
@@ -49,9 +43,7 @@ def mcd_db(a: np.ndarray, b: np.ndarray, n_coef: int = 13) -> float:
 
 def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> dict:
     t0 = time.time()
-    seed = int(cfg.get("seed", 0))
-    gen_rng = seed_everything(seed)
-    device = pick_device(cfg.get("device", "auto"))
+    seed, _, device = begin(cfg)
     manifest, mels = load_logmel(feature_dir)
     emotions = sorted(manifest["emotion"].unique())
     source = cfg["source_emotion"]
@@ -61,7 +53,7 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> d
     if not pairs:
         raise ValueError(f"{corpus}: no same-speaker, same-sentence pairs from {source!r} to another emotion")
     frames = int(cfg["frames"])
-    fixed = np.stack([to_fixed(trim(m), frames) for m in mels])
+    fixed = np.stack([to_fixed(trim_silence(m), frames) for m in mels])
     split = fold_split(manifest["split_group"].tolist(), int(cfg["folds"]), 0, seed)
     spk = manifest["speaker"].to_numpy()
     parts = {k: [p for p in pairs if spk[p[0]] in v] for k, v in split.items()}
