@@ -62,7 +62,7 @@ def cmd_features(args) -> None:
         extract_images(Path(args.index), root, Path(args.out_dir))
     else:
         extract_audio(Path(args.index), root, Path(args.out_dir), MelConfig.from_params(json.loads(args.features or "{}")),
-                      workers=args.threads)
+                      workers=args.threads, vectors=tuple(args.vectors or ("mfcc_stats",)))
 
 
 def _train(args, module: str):
@@ -75,9 +75,10 @@ def _train(args, module: str):
 
 
 def cmd_ser(args) -> None:
+    from .train import ser_fit
     from .train.ser import Paths
-    fit, cfg = _train(args, "ser")
-    r = fit(cfg, Paths(Path(args.features), Path(args.out)), args.corpus, args.variant, args.fold,
+    _, cfg = _train(args, "ser")
+    r = ser_fit(args.variant)(cfg, Paths(Path(args.features), Path(args.out)), args.corpus, args.variant, args.fold,
             args.protocol or "speaker")
     print(f"test UA {r['test/ua']:.3f}  WA {r['test/wa']:.3f}  F1 {r['test/f1']:.3f}")
 
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
 
     stage("download", cmd_download, "corpus", "out", "done")
     stage("index", cmd_index, "corpus", "out", "root?")
-    stage("features", cmd_features, "corpus", "index", "out-dir", "root?", "features?")
+    stage("features", cmd_features, "corpus", "index", "out-dir", "root?", "features?", "vectors+")
     stage("ser", cmd_ser, "corpus", "variant", "fold", "features", "out", "protocol?")
     stage("translate", cmd_translate, "corpus", "variant", "features", "out")
     stage("faces", cmd_faces, "corpus", "variant", "features", "out")

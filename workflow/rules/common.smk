@@ -20,6 +20,17 @@ def _feature_file(name):
 FEATURE_FILES = [_feature_file(name) for name in CORPORA]
 
 
+def _vector_features():
+    """mfcc_stats always; any other vector only when a chosen SER variant reads it."""
+    from emoforge import models
+
+    wanted = {models.get(v, "ser").feature for v in config["ser"]["variants"]}
+    return sorted({"mfcc_stats"} | (wanted - {"logmel"}))
+
+
+VECTOR_FEATURES = _vector_features()
+
+
 def _check_task_corpora(task):
     missing = [c for c in config[task]["corpora"] if c not in CORPORA]
     if missing:

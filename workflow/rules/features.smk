@@ -2,7 +2,7 @@
 FEATURES_SHELL = (
     "{EMOFORGE} features --corpus {wildcards.corpus} --cfg {params.cfg:q} --root {params.root:q} "
     "--index {input.index} --out-dir data/features/{wildcards.corpus} --features {params.features:q} "
-    "--threads {threads} 2>&1 | tee {log}"
+    "--vectors {params.vectors} --threads {threads} 2>&1 | tee {log}"
 )
 
 
@@ -11,12 +11,12 @@ rule features_audio:
         index="data/index/{corpus}.parquet",
     output:
         logmel="data/features/{corpus}/logmel.parquet",
-        mfcc="data/features/{corpus}/mfcc_stats.parquet",
-        r3="data/features/{corpus}/r3_mfcc259.parquet",
+        vectors=expand("data/features/{{corpus}}/{vector}.parquet", vector=VECTOR_FEATURES),
     params:
         cfg=corpus_json,
         root=raw_root,
         features=json.dumps(config["features"], sort_keys=True),
+        vectors=" ".join(VECTOR_FEATURES),
     threads: workflow.cores
     log:
         "logs/features/{corpus}_audio.log",
@@ -36,6 +36,7 @@ rule features_images:
         cfg=corpus_json,
         root=raw_root,
         features="{}",
+        vectors="",
     threads: 1
     log:
         "logs/features/{corpus}_images.log",

@@ -4,7 +4,7 @@ rule ser_fold:
         "data/features/{corpus}/logmel.parquet",
     output:
         metrics="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/metrics.json",
-        model="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/model.pt",
+        predictions="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/predictions.npz",
     params:
         cfg=ser_json,
     threads: min(2, workflow.cores)

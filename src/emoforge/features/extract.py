@@ -23,9 +23,9 @@ LABEL_COLUMNS = ["item_id", "speaker", "gender", "emotion", "intensity", "senten
 SHARD_FRAMES = 2_000_000  # ~256 MB of float16 at 64 mels
 
 
-def _one(rel: str, root: Path, cfg: MelConfig):
+def _one(rel: str, root: Path, cfg: MelConfig, vectors: tuple[str, ...]):
     audio = load_audio(root / rel, cfg.sample_rate)
-    return log_mel(audio, cfg).astype(np.float16), {k: f(root / rel, audio, cfg) for k, f in VECTORS.items()}
+    return log_mel(audio, cfg).astype(np.float16), {k: VECTORS[k](root / rel, audio, cfg) for k in vectors}
 
 
 def _labels(index: pd.DataFrame) -> pd.DataFrame:
@@ -33,7 +33,11 @@ def _labels(index: pd.DataFrame) -> pd.DataFrame:
     return index[LABEL_COLUMNS + extra].reset_index(drop=True)
 
 
-def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, workers: int = 1) -> pd.DataFrame:
+def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, workers: int = 1,
+                  vectors: tuple[str, ...] = ("mfcc_stats",)) -> pd.DataFrame:
+    unknown = set(vectors) - set(VECTORS)
+    if unknown:
+        raise KeyError(f"unknown feature vector(s) {sorted(unknown)}; known: {sorted(VECTORS)}")
     index = read_index(index_path)
     index = index[index["modality"] == "audio"].reset_index(drop=True)
     if index.empty:
@@ -42,8 +46,8 @@ def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, w
     shard_dir.mkdir(parents=True, exist_ok=True)
     for old in shard_dir.glob("shard_*.npy"):
         old.unlink()
-    work = partial(_one, root=root, cfg=cfg)
-    rows, vectors, buf, shard, start = [], [], [], 0, 0
+    work = partial(_one, root=root, cfg=cfg, vectors=tuple(vectors))
+    rows, per_item, buf, shard, start = [], [], [], 0, 0
 
     def flush():
         nonlocal buf, shard, start
@@ -60,15 +64,15 @@ def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, w
             rows.append((f"shard_{shard:04d}.npy", start, len(mel)))
             buf.append(mel)
             start += len(mel)
-            vectors.append(vec)
+            per_item.append(vec)
         flush()
     finally:
         if pool:
             pool.shutdown()
     manifest = pd.concat([_labels(index), pd.DataFrame(rows, columns=["shard", "start", "frames"])], axis=1)
     manifest.to_parquet(out_dir / "logmel.parquet", index=False)
-    for name in VECTORS:
-        vec = np.stack([v[name] for v in vectors])
+    for name in vectors:
+        vec = np.stack([v[name] for v in per_item])
         table = pd.DataFrame(vec, columns=[f"{name}_{i:03d}" for i in range(vec.shape[1])])
         pd.concat([_labels(index), table], axis=1).to_parquet(out_dir / f"{name}.parquet", index=False)
     return manifest

@@ -6,6 +6,7 @@ from typing import Callable
 
 from torch import nn
 
+from . import classic
 from .face_cgan import FaceClassifier, FaceDiscriminator, FaceGenerator
 from .ser_cnn import LogMelCNN
 from .ser_vector import R3Conv1D
@@ -19,6 +20,7 @@ class Variant:
     feature: str    # which feature file it reads
     build: Callable[..., nn.Module | tuple[nn.Module, ...]]
     description: str
+    family: str = "torch"  # torch | sklearn: which fit loop trains it (emoforge.train.FITS)
 
 
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
@@ -28,6 +30,9 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("r3_cnn1d", "ser", "r3_mfcc259",
             lambda n_classes, n_features, **kw: R3Conv1D(n_classes, n_features, **kw),
             "R3: 259-value MFCC vector, 1D CNN with 6 convolutions"),
+    Variant("egemaps_linear", "ser", "egemaps",
+            lambda n_classes, n_features, **kw: classic.linear(n_classes, n_features, **kw),
+            "eGeMAPS functionals (openSMILE), per-speaker z-scores, logistic regression", family="sklearn"),
     Variant("unet_gan", "translate", "logmel",
             lambda n_emotions, **kw: (UNetGenerator(n_emotions, **kw), PatchDiscriminator(n_emotions, **kw)),
             "R1: conditional UNet generator + PatchGAN, BCE + L1"),

@@ -1,0 +1,69 @@
+"""Fit a scikit-learn SER variant on one fold: per-speaker z-scores of the features, the
+regularisation strength picked on the validation speakers, then one test evaluation."""
+from __future__ import annotations
+
+import pickle
+import time
+
+import numpy as np
+
+from .. import models, tracking
+from ..evaluate.metrics import classification
+from .common import begin, split_items, write_json
+from .inputs import VectorInputs
+from .ser import Paths, confusion_figure
+
+
+def per_speaker_z(x: np.ndarray, speakers: np.ndarray) -> np.ndarray:
+    """Each speaker's features minus that speaker's mean, over that speaker's std: uses no
+    labels, so it is allowed on test speakers too (the usual eGeMAPS protocol)."""
+    out = np.empty_like(x)
+    for s in np.unique(speakers):
+        rows = speakers == s
+        out[rows] = (x[rows] - x[rows].mean(0)) / (x[rows].std(0) + 1e-6)
+    return out
+
+
+def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol: str = "speaker") -> dict:
+    t0 = time.time()
+    seed, _, _ = begin(cfg, offset=fold)
+    spec = models.get(variant, "ser")
+    inputs = VectorInputs(paths.features, spec.feature)
+    inputs.select(~inputs.manifest["emotion"].isin(cfg.get("drop_emotions", [])).to_numpy())
+    manifest = inputs.manifest
+    labels_text = sorted(manifest["emotion"].unique())
+    y = manifest["emotion"].map({e: i for i, e in enumerate(labels_text)}).to_numpy(np.int64)
+    x = per_speaker_z(np.nan_to_num(inputs.data), manifest["speaker"].to_numpy())
+    idx = split_items(manifest, protocol, int(cfg["folds"]), fold, seed)
+    run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {
+        "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol}
+    grid = cfg.get("model", {}).get(variant, {}).get("C_grid", [0.01, 0.03, 0.1, 0.3, 1.0])
+    with tracking.run("ser", f"{corpus}/{variant}/{protocol}/fold{fold}", run_cfg,
+                      tags={"task": "ser", "corpus": corpus, "variant": variant, "fold": str(fold),
+                            "protocol": protocol, "device": "cpu"}) as mlrun:
+        best = None
+        for step, C in enumerate(grid):
+            clf = spec.build(n_classes=len(labels_text), n_features=x.shape[1], C=C).fit(x[idx["train"]], y[idx["train"]])
+            val = classification(y[idx["val"]], clf.predict_proba(x[idx["val"]]), labels_text, "val")
+            mlrun.metrics({"C": C, "val/ua": val["val/ua"]}, step=step)
+            if best is None or val["val/ua"] > best[0]:
+                best = (val["val/ua"], C, clf)
+        # the chosen C is refitted on train + validation speakers, as a last step before the test
+        trainval = np.concatenate([idx["train"], idx["val"]])
+        clf = spec.build(n_classes=len(labels_text), n_features=x.shape[1], C=best[1]).fit(x[trainval], y[trainval])
+        scores = clf.predict_proba(x[idx["test"]])
+        result = classification(y[idx["test"]], scores, labels_text, "test")
+        result.update({"labels": labels_text, "val/ua": best[0], "C": best[1], "epochs_run": 1, "protocol": protocol,
+                       "test_speakers": sorted(manifest["split_group"].iloc[idx["test"]].unique().tolist()),
+                       "wall_s": round(time.time() - t0, 2), "device": "cpu", "mlflow_run_id": mlrun.run_id})
+        mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
+        paths.out.mkdir(parents=True, exist_ok=True)
+        with open(paths.out / "model.pkl", "wb") as f:
+            pickle.dump({"model": clf, "labels": labels_text, "variant": variant, "config": run_cfg}, f)
+        np.savez(paths.out / "predictions.npz", item_id=manifest["item_id"].to_numpy()[idx["test"]].astype(str),
+                 y=y[idx["test"]], scores=scores)
+        write_json(paths.out / "metrics.json", result)
+        mlrun.artifact(paths.out / "metrics.json")
+        mlrun.figure(confusion_figure(result["test/confusion"], labels_text, f"{corpus} {variant} fold {fold}"),
+                     "confusion.png")
+    return result
