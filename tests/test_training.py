@@ -69,6 +69,8 @@ def test_ser_one_epoch_logs_to_mlflow_and_resumes(demo, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["test/wa"] == r["test/wa"]
     run = mlflow.get_run(r["mlflow_run_id"])
     assert run.data.tags["variant"] == "cnn_logmel" and "test/ua" in run.data.metrics
+    parent = mlflow.get_run(run.data.tags["mlflow.parentRunId"])
+    assert parent.data.tags["emoforge.parent"] == "demo_speech/cnn_logmel/speaker"
     # a second call with more epochs continues the same checkpoint and MLflow run
     r2 = ser.fit({**SER_CFG, "epochs": 2}, ser.Paths(demo / "feat_speech", out), "demo_speech", "cnn_logmel", 0)
     assert r2["epochs_run"] == 2 and r2["mlflow_run_id"] == r["mlflow_run_id"]
@@ -82,7 +84,7 @@ SER_VARIANTS = sorted(n for n, v in models.REGISTRY.items() if v.task == "ser")
 @pytest.mark.parametrize("variant", SER_VARIANTS)
 def test_every_ser_variant_trains_one_epoch(demo, tmp_path, variant):
     r = ser_fit(variant)(SER_CFG, ser.Paths(demo / "feat_speech", tmp_path / variant), "demo_speech", variant, 1)
-    assert r["test/n"] == 60 and 0 <= r["test/ua"] <= 1
+    assert r["test/n"] == 60 and 0 <= r["test/ua"] <= 1 and r["test_tta/n"] == 60
     assert (tmp_path / variant / "predictions.npz").exists() and (tmp_path / variant / "metrics.json").exists()
 
 

@@ -98,7 +98,8 @@ def test_demo_end_to_end(e2e):
     assert set(rows[0]) == {"task", "corpus", "variant", "protocol", "metric", "mean", "std", "folds"}
     report = (wd / "reports" / "report.md").read_text()
     assert "Synthetic data" in report and "demo_speech (synthetic)" in report
-    for fig in ("confusion_demo_speech_cnn_logmel", "spectrograms_demo_speech_unet_gan", "faces_demo_faces_cgan"):
+    for fig in ("confusion_demo_speech_cnn_logmel", "spectrograms_demo_speech_unet_gan", "faces_demo_faces_cgan",
+                "speech_to_face"):
         assert (wd / "reports" / "figures" / f"{fig}.png").stat().st_size > 1000
         assert f"figures/{fig}.png" in report
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -138,7 +139,12 @@ def test_mlflow_ui_lists_the_demo_runs(e2e):
                                      data=json.dumps({"experiment_ids": [exps["ser"]]}).encode(),
                                      headers={"Content-Type": "application/json"})
         runs = json.load(urllib.request.urlopen(req, timeout=10))["runs"]
-        assert len(runs) == 4 and all(r["info"]["status"] == "FINISHED" for r in runs)
+        tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
+        parents = [r["info"]["run_id"] for r, t in zip(runs, tags) if "emoforge.parent" in t]
+        folds = [t for t in tags if "fold" in t]
+        assert len(parents) == 1 and len(folds) == 4  # one parent per corpus x variant x protocol
+        assert all(t["mlflow.parentRunId"] == parents[0] for t in folds)
+        assert all(r["info"]["status"] == "FINISHED" for r in runs)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

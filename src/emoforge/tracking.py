@@ -65,10 +65,21 @@ class Run:
         self._m.set_tags(tags)
 
 
+def _parent(client, exp_id: str, group: str) -> str:
+    """The parent run that groups a corpus x variant's folds; made by the first fold to need it."""
+    found = client.search_runs([exp_id], filter_string=f"tags.`emoforge.parent` = '{group}'", max_results=1)
+    if found:
+        return found[0].info.run_id
+    parent = client.create_run(exp_id, run_name=group, tags={"emoforge.parent": group})
+    client.set_terminated(parent.info.run_id)
+    return parent.info.run_id
+
+
 @contextmanager
 def run(experiment: str, name: str, params: dict, tags: dict | None = None,
-        resume_id: str | None = None) -> Iterator[Run]:
-    """Start (or, given resume_id, continue) a run; params are flattened with dots."""
+        resume_id: str | None = None, group: str | None = None) -> Iterator[Run]:
+    """Start (or, given resume_id, continue) a run; params are flattened with dots.
+    With `group`, the run is nested under that group's parent run."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
@@ -81,8 +92,9 @@ def run(experiment: str, name: str, params: dict, tags: dict | None = None,
             exp_id = mlflow.create_experiment(experiment, artifact_location=location)
         else:
             exp_id = exp.experiment_id
+        parent_id = _parent(mlflow.tracking.MlflowClient(), exp_id, group) if group and not resume_id else None
     with mlflow.start_run(run_id=resume_id, experiment_id=None if resume_id else exp_id,
-                          run_name=None if resume_id else name, tags=tags) as active:
+                          run_name=None if resume_id else name, tags=tags, parent_run_id=parent_id) as active:
         if not resume_id:
             mlflow.log_params(_flatten(params))
         yield Run(mlflow, active)

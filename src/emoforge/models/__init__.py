@@ -9,6 +9,7 @@ from torch import nn
 from . import classic
 from .face_cgan import FaceClassifier, FaceDiscriminator, FaceGenerator
 from .ser_cnn import LogMelCNN
+from .ser_seq import AttentionClassifier, RecurrentClassifier
 from .ser_vector import R3Conv1D
 from .translate_unet import PatchDiscriminator, UNetGenerator
 
@@ -27,6 +28,15 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("cnn_logmel", "ser", "logmel",
             lambda n_classes, n_mels, **kw: LogMelCNN(n_classes, n_mels, **kw),
             "2D CNN on log-mel with attention pooling"),
+    Variant("bigru_logmel", "ser", "logmel",
+            lambda n_classes, n_mels, **kw: RecurrentClassifier(n_classes, n_mels, cell="gru", **kw),
+            "R2: bidirectional GRU over log-mel frames"),
+    Variant("bilstm_logmel", "ser", "logmel",
+            lambda n_classes, n_mels, **kw: RecurrentClassifier(n_classes, n_mels, cell="lstm", **kw),
+            "R2: bidirectional LSTM over log-mel frames"),
+    Variant("attention_logmel", "ser", "logmel",
+            lambda n_classes, n_mels, **kw: AttentionClassifier(n_classes, n_mels, **kw),
+            "R2: self-attention (Transformer encoder) over log-mel frames"),
     Variant("r3_cnn1d", "ser", "r3_mfcc259",
             lambda n_classes, n_features, **kw: R3Conv1D(n_classes, n_features, **kw),
             "R3: 259-value MFCC vector, 1D CNN with 6 convolutions"),

@@ -44,6 +44,8 @@ def ser_rows(paths: list[str]) -> tuple[list[dict], dict]:
         protocol = f"{PROTOCOL_NAMES[key]} {len(folds)}-fold"
         for m in SER_METRICS:
             rows.append(row("ser", corpus, variant, protocol, m, [f[f"test/{m}"] for f in folds]))
+        if all("test_tta/ua" in f for f in folds):
+            rows.append(row("ser", corpus, variant, protocol, "ua_tta", [f["test_tta/ua"] for f in folds]))
         rows.append(row("ser", corpus, variant, protocol, "wall_s_per_fold", [f["wall_s"] for f in folds]))
         if key == "speaker":
             confusions[(corpus, variant)] = (np.sum([f["test/confusion"] for f in folds], axis=0), folds[0]["labels"])
@@ -169,7 +171,8 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
         wide = ser_df.assign(value=ser_df.apply(fmt, axis=1)).pivot_table(
             index=["corpus", "variant", "protocol"], columns="metric", values="value", aggfunc="first").reset_index()
         wide["corpus"] = wide["corpus"].map(name)
-        md += [md_table(wide[["corpus", "variant", "protocol", *SER_METRICS, "wall_s_per_fold"]]), ""]
+        cols = ["corpus", "variant", "protocol", *SER_METRICS, *(["ua_tta"] if "ua_tta" in wide else []), "wall_s_per_fold"]
+        md += [md_table(wide[cols].fillna("—")), ""]
         if ser_df["protocol"].str.startswith("random").any():
             md += ["A random split puts clips of the same speaker (and, in RAVDESS, the same sentence) on both "
                    "sides, so the model can recognise the voice rather than the emotion: its numbers are higher "
@@ -213,6 +216,15 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
             png = fig_dir / f"faces_{corpus}_{variant}.png"
             faces_png(folder / "samples.npy", r["labels"], png)
             md += ["", f"![generated faces {corpus}](figures/{png.name})", ""]
+    chain_src = [p for p in ser if "/speaker/fold0/" in p]
+    if chain_src and f_raw:
+        from .chain import chain_png
+        face_dir = next(iter(f_raw.values()))[0]
+        png = fig_dir / "speech_to_face.png"
+        chain_png(Path(chain_src[0]).parent, face_dir / "generator.pt", png)
+        md += ["## Speech → emotion → face", "", f"Test clips of {name(_parts(chain_src[0], 4)[0])} "
+               "(fold 0, unseen speakers): the emotion SER heard picks the class of the generated face "
+               "(calm has no face class).", "", f"![speech to face](figures/{png.name})", ""]
     md += ["", "Every training run is in MLflow: `mlflow ui --backend-store-uri sqlite:///mlflow.db`.", ""]
     (out_dir / "report.md").write_text("\n".join(md))
     return rows

@@ -40,7 +40,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     grid = cfg.get("model", {}).get(variant, {}).get("C_grid", [0.01, 0.03, 0.1, 0.3, 1.0])
     with tracking.run("ser", f"{corpus}/{variant}/{protocol}/fold{fold}", run_cfg,
                       tags={"task": "ser", "corpus": corpus, "variant": variant, "fold": str(fold),
-                            "protocol": protocol, "device": "cpu"}) as mlrun:
+                            "protocol": protocol, "device": "cpu"}, group=f"{corpus}/{variant}/{protocol}") as mlrun:
         best = None
         for step, C in enumerate(grid):
             clf = spec.build(n_classes=len(labels_text), n_features=x.shape[1], C=C).fit(x[idx["train"]], y[idx["train"]])

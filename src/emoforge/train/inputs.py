@@ -15,10 +15,11 @@ from ..features.audio import trim_silence
 from ..features.extract import LABEL_COLUMNS, load_logmel
 
 
-def crop(mel: np.ndarray, frames: int, rng: np.random.Generator | None) -> np.ndarray:
-    """Random crop (training) or centre crop (evaluation), zero-padded to `frames`."""
+def crop(mel: np.ndarray, frames: int, rng: np.random.Generator | None, where: float = 0.5) -> np.ndarray:
+    """Random crop (training) or the crop at `where` (0 start .. 1 end), zero-padded to `frames`."""
     if len(mel) > frames:
-        start = rng.integers(0, len(mel) - frames + 1) if rng is not None else (len(mel) - frames) // 2
+        span = len(mel) - frames
+        start = rng.integers(0, span + 1) if rng is not None else int(round(span * where))
         return mel[start:start + frames]
     out = np.zeros((frames, mel.shape[1]), dtype=np.float32)
     out[: len(mel)] = mel
@@ -55,8 +56,12 @@ class LogMelInputs:
     def fit(self, train_idx: np.ndarray) -> None:
         pass
 
-    def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
-        return torch.from_numpy(np.stack([crop(self.data[i], self.frames, rng) for i in idx]))
+    def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None, where: float = 0.5) -> torch.Tensor:
+        return torch.from_numpy(np.stack([crop(self.data[i], self.frames, rng, where) for i in idx]))
+
+    def views(self, idx: np.ndarray, k: int = 5) -> list[torch.Tensor]:
+        """Test-time augmentation: k crops spread from the start to the end of each clip."""
+        return [self.batch(idx, where=j / (k - 1)) for j in range(k)]
 
     def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         return spec_augment(x, gen)
@@ -86,6 +91,9 @@ class VectorInputs:
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
         return torch.from_numpy((self.data[idx] - self.mu) / self.sd)
+
+    def views(self, idx: np.ndarray, k: int = 5) -> list[torch.Tensor]:
+        return [self.batch(idx)]
 
     def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         return x

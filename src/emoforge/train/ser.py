@@ -32,6 +32,15 @@ def _predict(model, inputs, idx, batch, device) -> np.ndarray:
     return torch.cat(out).numpy() if out else np.zeros((0, 1))
 
 
+def _predict_tta(model, inputs, idx, batch, device) -> np.ndarray:
+    """Mean class probabilities over the inputs' test-time views."""
+    model.eval()
+    with torch.no_grad():
+        probs = [torch.cat([torch.softmax(model(v[s:s + batch].to(device)).float(), 1).cpu()
+                            for s in range(0, len(idx), batch)]) for v in inputs.views(idx)]
+    return torch.stack(probs).mean(0).numpy()
+
+
 def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol: str = "speaker") -> dict:
     t0 = time.time()
     seed, gen, device = begin(cfg, offset=fold)
@@ -69,7 +78,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
 
     with tracking.run("ser", f"{corpus}/{variant}/{protocol}/fold{fold}", run_cfg,
                       tags={"task": "ser", "corpus": corpus, "variant": variant, "fold": str(fold),
-                            "protocol": protocol, "device": device.type}, resume_id=run_id) as mlrun:
+                            "protocol": protocol, "device": device.type}, resume_id=run_id,
+                      group=f"{corpus}/{variant}/{protocol}") as mlrun:
         bar = tqdm(range(start, int(cfg["epochs"])), desc=f"ser {corpus}/{variant}/fold{fold}", unit="epoch")
         for epoch in bar:
             model.train()
@@ -107,6 +117,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
             model.load_state_dict(best["model"])
         scores = _predict(model, inputs, idx["test"], batch, device)
         result = classification(y[idx["test"]], scores, labels_text, "test")
+        result.update(classification(y[idx["test"]], _predict_tta(model, inputs, idx["test"], batch, device),
+                                     labels_text, "test_tta"))
         result.update({"labels": labels_text, "best_epoch": best.get("epoch"), "val/ua": best["val/ua"],
                        "epochs_run": len(history), "protocol": protocol,
                        "test_speakers": sorted(manifest["split_group"].iloc[idx["test"]].unique().tolist()), "wall_s": round(time.time() - t0, 2),
