@@ -161,3 +161,14 @@ def test_per_speaker_normalisation_uses_each_speakers_own_statistics():
     x = np.array([[1.0], [3.0], [100.0], [300.0]])
     z = per_speaker_z(x, np.array(["a", "a", "b", "b"]))
     assert np.allclose(z.ravel(), [-1, 1, -1, 1], atol=1e-5)
+
+
+def test_best_weights_snapshot_does_not_follow_later_updates():
+    from emoforge.train.common import snapshot
+    model = torch.nn.Linear(4, 2)
+    best = snapshot(model)
+    before = best["weight"].clone()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    model(torch.randn(8, 4)).sum().backward()
+    opt.step()
+    assert torch.equal(best["weight"], before) and not torch.equal(model.weight.detach(), before)

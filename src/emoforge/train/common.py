@@ -35,6 +35,12 @@ def begin(cfg: dict, offset: int = 0) -> tuple[int, torch.Generator, torch.devic
     return seed, seed_everything(seed + offset), pick_device(cfg.get("device", "auto"))
 
 
+def snapshot(module: torch.nn.Module) -> dict:
+    """A copy of the weights: state_dict() alone shares storage with the live parameters,
+    so a 'best' kept that way would follow every later update."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 def speaker_folds(groups: list[str], n_folds: int, seed: int) -> list[list[str]]:
     """Split the sorted distinct groups into n_folds seeded, near-equal groups of speakers."""
     uniq = sorted(set(groups))

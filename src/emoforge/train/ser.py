@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from .. import models, tracking
 from ..evaluate.metrics import classification
-from .common import Checkpoint, split_items, begin, write_json
+from .common import Checkpoint, begin, snapshot, split_items, write_json
 from .inputs import load_inputs
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Paths:
     features: Path   # data/features/<corpus>
-    out: Path        # data/models/ser/<corpus>/<variant>/fold<k>
+    out: Path        # data/models/ser/<corpus>/<variant>/<protocol>/fold<k>
 
 
 def _predict(model, inputs, idx, batch, device) -> np.ndarray:
@@ -104,7 +104,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
             mlrun.metrics(row, step=epoch)
             bar.set_postfix(loss=f"{row['train/loss']:.3f}", val_ua=f"{row['val/ua']:.3f}")
             if val["val/ua"] > best["val/ua"]:
-                best, bad_epochs = {"val/ua": val["val/ua"], "epoch": epoch, "model": model.state_dict()}, 0
+                best, bad_epochs = {"val/ua": val["val/ua"], "epoch": epoch, "model": snapshot(model)}, 0
             else:
                 bad_epochs += 1
             ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),

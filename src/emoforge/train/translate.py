@@ -15,7 +15,7 @@ from tqdm import tqdm
 from .. import models, tracking
 from ..features.audio import trim_silence
 from ..features.extract import load_logmel
-from .common import Checkpoint, fold_split, begin, write_json
+from .common import Checkpoint, begin, fold_split, snapshot, write_json
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> d
             history.append(row)
             mlrun.metrics(row, step=epoch)
             if val_l1 < best["val/l1"]:
-                best = {"val/l1": val_l1, "epoch": epoch, "G": {k: v.clone() for k, v in G.state_dict().items()}}
+                best = {"val/l1": val_l1, "epoch": epoch, "G": snapshot(G)}
             ckpt.save({"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                        "sched": sched.state_dict(), "epoch": epoch, "history": history, "run_id": mlrun.run_id, "best": best})
         if "G" in best:
