@@ -109,3 +109,36 @@ def test_fer_csv_bad_rows_are_quarantined(tmp_path):
 def test_fer_missing_everything_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no FER-2013 found"):
         fer_index(tmp_path, {})
+
+
+def test_fer_folders_quarantine_unknown_class_corrupt_and_wrong_size_images(tmp_path):
+    from PIL import Image
+    good = tmp_path / "train" / "happy" / "ok.png"
+    good.parent.mkdir(parents=True)
+    Image.fromarray(np.full((48, 48), 128, np.uint8)).save(good)
+    (tmp_path / "train" / "bored").mkdir()
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(tmp_path / "train" / "bored" / "x.png")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "train" / "happy" / "big.png")
+    (tmp_path / "train" / "happy" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    (tmp_path / "test").mkdir()
+    items = {i.path: i for i in fer_index(tmp_path, {})}
+    assert items["train/happy/ok.png"].status == "ok" and items["train/happy/ok.png"].emotion == "happy"
+    assert "not a FER-2013 class" in items["train/bored/x.png"].problem
+    assert "64x64, expected 48x48" in items["train/happy/big.png"].problem
+    assert "unreadable image" in items["train/happy/broken.jpg"].problem
+
+
+def test_manifest_rows_without_path_or_speaker_are_quarantined(tmp_path):
+    write_wav(tmp_path / "a.wav")
+    (tmp_path / "m.csv").write_text("path,emotion,speaker\n,ang,s1\na.wav,ang,\n")
+    items = REGISTRY["manifest"].index(tmp_path, {"manifest": "m.csv", "label_map": {"ang": "angry"}})
+    assert [i.problem for i in items] == ["empty path", "no speaker given"]
+
+
+def test_index_stage_fails_clearly_when_every_file_is_quarantined(tmp_path):
+    from emoforge.cli import main
+    (tmp_path / "Actor_01").mkdir()
+    (tmp_path / "Actor_01" / "03-01-01-01-01-01-01.wav").write_bytes(b"")
+    with pytest.raises(SystemExit, match="every item was quarantined"):
+        main(["index", "--corpus", "ravdess", "--root", str(tmp_path), "--out", str(tmp_path / "i.parquet")])
+    assert pd.read_parquet(tmp_path / "i.parquet")["problem"].tolist() == ["empty file (0 bytes)"]

@@ -14,13 +14,14 @@ from emoforge.download import DownloadError, Remote, UnsafeArchiveError, downloa
 
 class RangeHandler(SimpleHTTPRequestHandler):
     ranges_seen: list = []
+    honour_range = True
 
     def log_message(self, *a):
         pass
 
     def do_GET(self):
         rng = self.headers.get("Range")
-        if not rng:
+        if not rng or not RangeHandler.honour_range:
             return super().do_GET()
         RangeHandler.ranges_seen.append(rng)
         data = (self.directory_path / self.path.lstrip("/")).read_bytes()
@@ -41,6 +42,7 @@ def server(tmp_path):
     handler = partial(RangeHandler, directory=str(site))
     RangeHandler.directory_path = site
     RangeHandler.ranges_seen = []
+    RangeHandler.honour_range = True
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield site, f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -109,3 +111,22 @@ def test_tar_with_escaping_symlink_is_refused(tmp_path):
         t.addfile(link)
     with pytest.raises(UnsafeArchiveError):
         safe_extract(archive, tmp_path / "out")
+
+
+def test_server_without_range_support_restarts_cleanly(server, tmp_path):
+    site, url = server
+    payload = b"0123456789" * 5000
+    (site / "c.zip").write_bytes(payload)
+    RangeHandler.honour_range = False
+    (tmp_path / "c.zip.part").write_bytes(b"stale partial bytes")
+    path = download(Remote(f"{url}/c.zip", "c.zip", md5=hashlib.md5(payload).hexdigest()), tmp_path)
+    assert path.read_bytes() == payload  # not the stale prefix followed by the whole file
+
+
+def test_part_file_already_complete_is_accepted(server, tmp_path):
+    site, url = server
+    payload = b"x" * 1000
+    (site / "d.zip").write_bytes(payload)
+    (tmp_path / "d.zip.part").write_bytes(payload)  # interrupted after the last byte, before the rename
+    path = download(Remote(f"{url}/d.zip", "d.zip", sha256=hashlib.sha256(payload).hexdigest()), tmp_path)
+    assert path.read_bytes() == payload and RangeHandler.ranges_seen == ["bytes=1000-"]

@@ -172,3 +172,13 @@ def test_best_weights_snapshot_does_not_follow_later_updates():
     model(torch.randn(8, 4)).sum().backward()
     opt.step()
     assert torch.equal(best["weight"], before) and not torch.equal(model.weight.detach(), before)
+
+
+def test_translation_without_its_source_emotion_is_a_clear_error(demo, tmp_path):
+    with pytest.raises(ValueError, match="source emotion 'boredom' not in corpus"):
+        translate.fit({**TR_CFG, "source_emotion": "boredom"}, demo / "feat_speech", tmp_path, "demo_speech", "unet_gan")
+
+
+def test_unknown_feature_vector_is_named(demo, tmp_path):
+    with pytest.raises(KeyError, match="unknown feature vector"):
+        extract_audio(demo / "speech.parquet", demo / "raw" / "speech", tmp_path, MelConfig(), vectors=("is09",))
