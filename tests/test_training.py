@@ -84,7 +84,9 @@ SER_VARIANTS = sorted(n for n, v in models.REGISTRY.items() if v.task == "ser")
 @pytest.mark.parametrize("variant", SER_VARIANTS)
 def test_every_ser_variant_trains_one_epoch(demo, tmp_path, variant):
     r = ser_fit(variant)(SER_CFG, ser.Paths(demo / "feat_speech", tmp_path / variant), "demo_speech", variant, 1)
-    assert r["test/n"] == 60 and 0 <= r["test/ua"] <= 1 and r["test_tta/n"] == 60
+    assert r["test/n"] == 60 and 0 <= r["test/ua"] <= 1
+    if models.get(variant).family == "torch":
+        assert r["test_tta/n"] == 60
     assert (tmp_path / variant / "predictions.npz").exists() and (tmp_path / variant / "metrics.json").exists()
 
 
@@ -128,7 +130,8 @@ def test_every_variant_builds_and_runs_forward(name):
         clf = v.build(n_classes=3, n_features=10).fit(np.random.randn(30, 10), np.arange(30) % 3)
         assert clf.predict_proba(np.random.randn(4, 10)).shape == (4, 3)
     elif v.task == "ser" and v.feature == "logmel":
-        assert v.build(n_classes=5, n_mels=64)(torch.randn(2, 120, 64)).shape == (2, 5)
+        out = v.build(n_classes=5, n_mels=64)(torch.randn(2, 120, 64))
+        assert (out["emotion"] if v.multitask else out).shape == (2, 5)
     elif v.task == "ser":
         assert v.build(n_classes=5, n_features=259)(torch.randn(2, 259)).shape == (2, 5)
     elif v.task == "translate":
@@ -182,3 +185,20 @@ def test_translation_without_its_source_emotion_is_a_clear_error(demo, tmp_path)
 def test_unknown_feature_vector_is_named(demo, tmp_path):
     with pytest.raises(KeyError, match="unknown feature vector"):
         extract_audio(demo / "speech.parquet", demo / "raw" / "speech", tmp_path, MelConfig(), vectors=("is09",))
+
+
+def test_multitask_targets_come_from_the_index():
+    import pandas as pd
+    from emoforge.train.ser import aux_targets
+    m = pd.DataFrame({"gender": ["male", "female", None], "intensity": ["normal", "normal", "normal"],
+                      "valence": [1.0, 3.0, 5.0], "arousal": [2.0, 2.0, 2.0], "dominance": [1.0, 2.0, 3.0]})
+    aux = aux_targets(m)
+    assert aux["gender"][0].tolist() == [1, 0, -100] and aux["gender"][1] == 2
+    assert "intensity" not in aux  # one level only: nothing to learn
+    assert aux["vad"][1] == 3 and np.allclose(aux["vad"][0][:, 0], [-1.2247, 0, 1.2247], atol=1e-3)
+
+
+def test_multitask_model_has_its_auxiliary_heads():
+    m = models.get("r4_multitask").build(n_classes=8, n_mels=64, aux={"gender": 2, "vad": 3})
+    out = m(torch.randn(2, 100, 64))
+    assert out["emotion"].shape == (2, 8) and out["gender"].shape == (2, 2) and out["vad"].shape == (2, 3)

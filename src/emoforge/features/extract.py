@@ -29,7 +29,7 @@ def _one(rel: str, root: Path, cfg: MelConfig, vectors: tuple[str, ...]):
 
 
 def _labels(index: pd.DataFrame) -> pd.DataFrame:
-    extra = [c for c in ("repetition", "split") if c in index.columns]
+    extra = [c for c in ("repetition", "split", "valence", "arousal", "dominance") if c in index.columns]
     return index[LABEL_COLUMNS + extra].reset_index(drop=True)
 
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from . import classic
 from .face_cgan import FaceClassifier, FaceDiscriminator, FaceGenerator
-from .ser_cnn import LogMelCNN
+from .ser_cnn import LogMelCNN, MultitaskCNN
 from .ser_seq import AttentionClassifier, RecurrentClassifier
 from .ser_vector import R3Conv1D
 from .translate_unet import PatchDiscriminator, UNetGenerator
@@ -21,13 +21,17 @@ class Variant:
     feature: str    # which feature file it reads
     build: Callable[..., nn.Module | tuple[nn.Module, ...]]
     description: str
-    family: str = "torch"  # torch | sklearn: which fit loop trains it (emoforge.train.FITS)
+    family: str = "torch"  # torch | sklearn: which fit loop trains it (emoforge.train.ser_fit)
+    multitask: bool = False  # returns a dict of heads; auxiliary targets come from the index
 
 
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("cnn_logmel", "ser", "logmel",
             lambda n_classes, n_mels, **kw: LogMelCNN(n_classes, n_mels, **kw),
             "2D CNN on log-mel with attention pooling"),
+    Variant("r4_multitask", "ser", "logmel",
+            lambda n_classes, n_mels, **kw: MultitaskCNN(n_classes, n_mels, **kw),
+            "R4: log-mel CNN, attention over feature maps, gender/intensity(/VAD) heads", multitask=True),
     Variant("bigru_logmel", "ser", "logmel",
             lambda n_classes, n_mels, **kw: RecurrentClassifier(n_classes, n_mels, cell="gru", **kw),
             "R2: bidirectional GRU over log-mel frames"),

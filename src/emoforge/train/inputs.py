@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from ..features.audio import trim_silence
-from ..features.extract import LABEL_COLUMNS, load_logmel
+from ..features.extract import load_logmel
 
 
 def crop(mel: np.ndarray, frames: int, rng: np.random.Generator | None, where: float = 0.5) -> np.ndarray:
@@ -72,7 +72,7 @@ class VectorInputs:
 
     def __init__(self, feature_dir: Path, name: str):
         table = pd.read_parquet(feature_dir / f"{name}.parquet")
-        cols = [c for c in table.columns if c not in LABEL_COLUMNS and c not in ("repetition", "split")]
+        cols = [c for c in table.columns if c.startswith(f"{name}_")]
         self.manifest = table.drop(columns=cols)
         self.data = table[cols].to_numpy(np.float32)
         self.mu, self.sd = 0.0, 1.0

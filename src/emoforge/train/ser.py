@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -25,10 +26,41 @@ class Paths:
     out: Path        # data/models/ser/<corpus>/<variant>/<protocol>/fold<k>
 
 
+def _emotion(out) -> torch.Tensor:
+    """Multitask models return a dict of heads; the emotion head is what is evaluated."""
+    return out["emotion"] if isinstance(out, dict) else out
+
+
+def aux_targets(manifest) -> dict[str, tuple[np.ndarray, int]]:
+    """R4's auxiliary tasks, where the index has them: gender, intensity (classes; -100 where
+    unknown) and valence/arousal/dominance (3 regression targets, z-scored)."""
+    out = {}
+    for col in ("gender", "intensity"):
+        values = manifest[col].astype("string")
+        kinds = sorted(values.dropna().unique())
+        if len(kinds) > 1:
+            out[col] = (values.map({k: i for i, k in enumerate(kinds)}).fillna(-100).astype(np.int64).to_numpy(), len(kinds))
+    if {"valence", "arousal", "dominance"} <= set(manifest.columns):
+        vad = manifest[["valence", "arousal", "dominance"]].to_numpy(np.float32)
+        out["vad"] = (np.nan_to_num((vad - np.nanmean(vad, 0)) / (np.nanstd(vad, 0) + 1e-6)), 3)  # unknown -> mean
+    return out
+
+
+def _aux_loss(out: dict, aux: dict, part: np.ndarray, weights: dict, device) -> torch.Tensor:
+    loss = torch.zeros((), device=device)
+    for task, (targets, _) in aux.items():
+        t = torch.from_numpy(targets[part]).to(device)
+        if task == "vad":
+            loss = loss + weights.get(task, 0.3) * F.mse_loss(out[task].float(), t)
+        elif (t >= 0).any():
+            loss = loss + weights.get(task, 0.3) * F.cross_entropy(out[task].float(), t, ignore_index=-100)
+    return loss
+
+
 def _predict(model, inputs, idx, batch, device) -> np.ndarray:
     model.eval()
     with torch.no_grad():
-        out = [model(inputs.batch(idx[s:s + batch]).to(device)).float().cpu() for s in range(0, len(idx), batch)]
+        out = [_emotion(model(inputs.batch(idx[s:s + batch]).to(device))).float().cpu() for s in range(0, len(idx), batch)]
     return torch.cat(out).numpy() if out else np.zeros((0, 1))
 
 
@@ -36,7 +68,7 @@ def _predict_tta(model, inputs, idx, batch, device) -> np.ndarray:
     """Mean class probabilities over the inputs' test-time views."""
     model.eval()
     with torch.no_grad():
-        probs = [torch.cat([torch.softmax(model(v[s:s + batch].to(device)).float(), 1).cpu()
+        probs = [torch.cat([torch.softmax(_emotion(model(v[s:s + batch].to(device))).float(), 1).cpu()
                             for s in range(0, len(idx), batch)]) for v in inputs.views(idx)]
     return torch.stack(probs).mean(0).numpy()
 
@@ -53,7 +85,9 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     idx = split_items(manifest, protocol, int(cfg["folds"]), fold, seed)
     inputs.fit(idx["train"])
 
-    model = spec.build(n_classes=len(labels_text), **inputs.dims(), **cfg.get("model", {}).get(variant, {}))
+    aux = aux_targets(manifest) if spec.multitask else {}
+    extra = {"aux": {k: n for k, (_, n) in aux.items()}} if spec.multitask else {}
+    model = spec.build(n_classes=len(labels_text), **inputs.dims(), **extra, **cfg.get("model", {}).get(variant, {}))
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=int(cfg["lr_patience"]))
@@ -90,7 +124,10 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                 x = inputs.augment(inputs.batch(part, rng), gen).to(device)
                 t = torch.from_numpy(y[part]).to(device)
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    loss = loss_fn(model(x), t)
+                    out = model(x)
+                    loss = loss_fn(_emotion(out), t)
+                    if aux:
+                        loss = loss + _aux_loss(out, aux, part, cfg.get("aux_weights", {}), device)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
