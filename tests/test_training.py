@@ -21,14 +21,26 @@ FACE_CFG = dict(seed=0, epochs=1, judge_epochs=1, batch_size=32, lr=2e-4, label_
                 model={"cgan": {"z_dim": 16, "width": 16}}, device="cpu")
 
 
+def tiny_wavlm():
+    """A randomly initialised miniature WavLM: the encoder code path without a download."""
+    from transformers import WavLMConfig, WavLMModel
+    cfg = WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                      conv_dim=(32, 32), conv_stride=(5, 4), conv_kernel=(10, 8), num_feat_extract_layers=2,
+                      num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    torch.manual_seed(0)
+    return WavLMModel(cfg).eval()
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    from emoforge.features import ssl
+    ssl._LOADED["wavlm_base_plus"] = tiny_wavlm()  # stands in for the hub weights in the cache
     root = tmp_path_factory.mktemp("demo")
     speech = REGISTRY["demo_speech"]
     speech.download(root / "raw" / "speech", {"actors": 4})
     write_index(speech.index(root / "raw" / "speech", {}), root / "speech.parquet")
     extract_audio(root / "speech.parquet", root / "raw" / "speech", root / "feat_speech", MelConfig(),
-                  vectors=("mfcc_stats", "r3_mfcc259", "egemaps"))
+                  vectors=("mfcc_stats", "r3_mfcc259", "egemaps", "wavlm_base_plus"))
     faces_ = REGISTRY["demo_faces"]
     faces_.download(root / "raw" / "faces", {"train_per_class": 12, "test_per_class": 4})
     write_index(faces_.index(root / "raw" / "faces", {}), root / "faces.parquet")
@@ -202,3 +214,10 @@ def test_multitask_model_has_its_auxiliary_heads():
     m = models.get("r4_multitask").build(n_classes=8, n_mels=64, aux={"gender": 2, "vad": 3})
     out = m(torch.randn(2, 100, 64))
     assert out["emotion"].shape == (2, 8) and out["gender"].shape == (2, 2) and out["vad"].shape == (2, 3)
+
+
+def test_ssl_embeddings_are_one_vector_per_clip(demo):
+    import pandas as pd
+    table = pd.read_parquet(demo / "feat_speech" / "wavlm_base_plus.parquet")
+    values = table[[c for c in table.columns if c.startswith("wavlm_base_plus_")]].to_numpy()
+    assert values.shape == (240, 32) and np.isfinite(values).all() and values.std(0).min() > 0

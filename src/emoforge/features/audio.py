@@ -90,6 +90,23 @@ VECTORS = {
 }
 
 
+def _ssl_recipe(name: str):
+    def recipe(path, audio, cfg):
+        from .ssl import embed, load_encoder
+        if cfg.sample_rate != 16000:
+            raise ValueError(f"{name} expects 16 kHz audio; features.sample_rate is {cfg.sample_rate}")
+        return embed(audio, load_encoder(name))
+    return recipe
+
+
+def _register_ssl() -> None:
+    from .ssl import SSL_MODELS
+    VECTORS.update({name: _ssl_recipe(name) for name in SSL_MODELS})
+
+
+_register_ssl()
+
+
 def mel_to_audio(logmel: np.ndarray, cfg: MelConfig, n_iter: int = 48) -> np.ndarray:
     """Invert a (frames, n_mels) log-mel with Griffin-Lim, for listening to translations."""
     import librosa

@@ -10,7 +10,7 @@ from . import classic
 from .face_cgan import FaceClassifier, FaceDiscriminator, FaceGenerator
 from .ser_cnn import LogMelCNN, MultitaskCNN
 from .ser_seq import AttentionClassifier, RecurrentClassifier
-from .ser_vector import R3Conv1D
+from .ser_vector import R3Conv1D, VectorMLP
 from .translate_unet import PatchDiscriminator, UNetGenerator
 
 
@@ -44,6 +44,9 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("r3_cnn1d", "ser", "r3_mfcc259",
             lambda n_classes, n_features, **kw: R3Conv1D(n_classes, n_features, **kw),
             "R3: 259-value MFCC vector, 1D CNN with 6 convolutions"),
+    Variant("wavlm_mlp", "ser", "wavlm_base_plus",
+            lambda n_classes, n_features, **kw: VectorMLP(n_classes, n_features, **kw),
+            "frozen WavLM-base-plus (downloaded on first use) + MLP head; needs internet once"),
     Variant("egemaps_linear", "ser", "egemaps",
             lambda n_classes, n_features, **kw: classic.linear(n_classes, n_features, **kw),
             "eGeMAPS functionals (openSMILE), per-speaker z-scores, logistic regression", family="sklearn"),

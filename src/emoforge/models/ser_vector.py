@@ -19,3 +19,15 @@ class R3Conv1D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.net(x.unsqueeze(1)))
+
+
+class VectorMLP(nn.Module):
+    """A small head over a fixed vector (e.g. frozen self-supervised embeddings)."""
+
+    def __init__(self, n_classes: int, n_features: int, hidden: int = 256, dropout: float = 0.3):
+        super().__init__()
+        self.net = nn.Sequential(nn.Dropout(0.1), nn.Linear(n_features, hidden), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
