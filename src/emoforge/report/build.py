@@ -66,6 +66,13 @@ def benchmark(ser_paths: list[str], out: Path) -> dict:
               "epochs_run": {p: f["epochs_run"] for p, f in zip(ser_paths, folds)}}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
+    corpora = {r["corpus"] for r in rows}
+    pub = [p for p in yaml.safe_load((Path(__file__).parent / "published.yaml").read_text()) if p["corpus"] in corpora]
+    md = [f"# SER benchmark: {', '.join(sorted(corpora))}", "", f"Device: {result['device']}; total {result['wall_s']} s.", "",
+          ser_table(pd.DataFrame(rows)), "", "Published results on the same corpus:", "",
+          "| system | metric | value | protocol |", "|---|---|---|---|"]
+    md += [f"| {p['system']} | {p['metric'].upper()} | {p['value']:.3f} | {p['protocol']} |" for p in pub]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
     return result
 
 
@@ -130,6 +137,15 @@ def fmt(r) -> str:
     return f"{r['mean']:.3f} ± {r['std']:.3f}" if r["folds"] > 1 else f"{r['mean']:.3f}"
 
 
+def ser_table(ser_df: pd.DataFrame, name=lambda c: c) -> str:
+    """One row per corpus x variant x protocol, mean ± std over folds."""
+    wide = ser_df.assign(value=ser_df.apply(fmt, axis=1)).pivot_table(
+        index=["corpus", "variant", "protocol"], columns="metric", values="value", aggfunc="first").reset_index()
+    wide["corpus"] = wide["corpus"].map(name)
+    cols = ["corpus", "variant", "protocol", *SER_METRICS, *(["ua_tta"] if "ua_tta" in wide else []), "wall_s_per_fold"]
+    return md_table(wide[cols].fillna("—"))
+
+
 def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) -> list[dict]:
     ser, translate, faces, indexes = ser or [], translate or [], faces or [], indexes or []
     fig_dir = out_dir / "figures"
@@ -168,11 +184,7 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
         md += ["## Speech emotion recognition", "", "Protocol: speaker-independent folds (the test speakers are "
                "never seen in training); validation speakers are carved from the training side; mean ± std over folds.", ""]
         ser_df = pd.DataFrame([r for r in rows if r["task"] == "ser"])
-        wide = ser_df.assign(value=ser_df.apply(fmt, axis=1)).pivot_table(
-            index=["corpus", "variant", "protocol"], columns="metric", values="value", aggfunc="first").reset_index()
-        wide["corpus"] = wide["corpus"].map(name)
-        cols = ["corpus", "variant", "protocol", *SER_METRICS, *(["ua_tta"] if "ua_tta" in wide else []), "wall_s_per_fold"]
-        md += [md_table(wide[cols].fillna("—")), ""]
+        md += [ser_table(ser_df, name), ""]
         if ser_df["protocol"].str.startswith("random").any():
             md += ["A random split puts clips of the same speaker (and, in RAVDESS, the same sentence) on both "
                    "sides, so the model can recognise the voice rather than the emotion: its numbers are higher "
