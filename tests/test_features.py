@@ -27,3 +27,21 @@ def test_vectors_have_their_fixed_lengths(tmp_path):
     cfg = MelConfig()
     assert mfcc_stats(load_audio(path, 16000), cfg).shape == (4 * cfg.n_mfcc,)
     assert r3_mfcc259(path, cfg).shape == (259,)  # shorter clips are padded to R3's 3 s
+
+
+def test_benchmark_file_has_rows_wall_time_and_device(tmp_path):
+    import json
+    from emoforge.report.build import benchmark
+    paths = []
+    for fold, ua in enumerate([0.5, 0.7]):
+        p = tmp_path / "data/models/ser/ravdess/cnn_logmel/speaker" / f"fold{fold}" / "metrics.json"
+        p.parent.mkdir(parents=True)
+        p.write_text(json.dumps({"test/ua": ua, "test/wa": ua, "test/f1": ua, "test/top3": 1.0, "wall_s": 10.0,
+                                 "device": "cpu", "epochs_run": 3, "labels": ["a", "b"],
+                                 "test/confusion": [[1, 0], [0, 1]]}))
+        paths.append(str(p))
+    out = benchmark(paths, tmp_path / "reports/benchmarks/ser_ravdess.json")
+    ua = next(r for r in out["rows"] if r["metric"] == "ua")
+    assert (ua["mean"], ua["folds"], ua["protocol"]) == (0.6, 2, "speaker-independent 2-fold")
+    assert out["wall_s"] == 20.0 and out["device"].startswith("cpu (")
+    assert "| ravdess | cnn_logmel |" in (tmp_path / "reports/benchmarks/ser_ravdess.md").read_text()

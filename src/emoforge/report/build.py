@@ -53,6 +53,7 @@ def ser_rows(paths: list[str]) -> tuple[list[dict], dict]:
 
 
 def benchmark(ser_paths: list[str], out: Path) -> dict:
+    import os
     import platform
 
     import torch
@@ -62,7 +63,7 @@ def benchmark(ser_paths: list[str], out: Path) -> dict:
     devices = sorted({f["device"] for f in folds})
     name = torch.cuda.get_device_name(0) if "cuda" in devices and torch.cuda.is_available() else platform.processor()
     result = {"rows": rows, "wall_s": round(sum(f["wall_s"] for f in folds), 2),
-              "device": f"{'/'.join(devices)} ({name or platform.machine()}, {torch.get_num_threads()} threads)",
+              "device": f"{'/'.join(devices)} ({name or platform.machine()}, {os.cpu_count()} cores)",
               "epochs_run": {p: f["epochs_run"] for p, f in zip(ser_paths, folds)}}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
