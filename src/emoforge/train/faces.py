@@ -49,8 +49,8 @@ def train_judge(x, y, idx, device, epochs: int, gen: torch.Generator) -> tuple[t
     judge = models.FaceClassifier(len(FACE_EMOTIONS)).to(device)
     opt = torch.optim.AdamW(judge.parameters(), lr=3e-3, weight_decay=1e-3)
     xt, yt = torch.from_numpy(x[idx["train"]])[:, None], torch.from_numpy(y[idx["train"]])
-    batches = torch.randperm(len(xt)).split(64)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * len(batches))
+    steps = -(-len(xt) // 64)  # batches per epoch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * steps)
     for _ in tqdm(range(epochs), desc="faces judge", unit="epoch"):
         judge.train()
         for b in torch.randperm(len(xt), generator=gen).split(64):
