@@ -11,7 +11,7 @@ from .. import models, tracking
 from ..evaluate.metrics import classification
 from .common import begin, split_items, write_json
 from .inputs import VectorInputs
-from .ser import Paths, confusion_figure
+from .ser import Paths, confusion_figure, save_predictions
 
 
 def per_speaker_z(x: np.ndarray, speakers: np.ndarray) -> np.ndarray:
@@ -60,8 +60,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         paths.out.mkdir(parents=True, exist_ok=True)
         with open(paths.out / "model.pkl", "wb") as f:
             pickle.dump({"model": clf, "labels": labels_text, "variant": variant, "config": run_cfg}, f)
-        np.savez(paths.out / "predictions.npz", item_id=manifest["item_id"].to_numpy()[idx["test"]].astype(str),
-                 y=y[idx["test"]], scores=scores)
+        # validation scores from the model fitted on the training speakers only
+        save_predictions(paths.out / "predictions.npz", manifest, y, idx, scores, best[2].predict_proba(x[idx["val"]]))
         write_json(paths.out / "metrics.json", result)
         mlrun.artifact(paths.out / "metrics.json")
         mlrun.figure(confusion_figure(result["test/confusion"], labels_text, f"{corpus} {variant} fold {fold}"),

@@ -37,13 +37,37 @@ def spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width
     return x
 
 
+def utterance_norm(mels: list[np.ndarray], speakers: np.ndarray) -> list[np.ndarray]:
+    """Each clip minus its mean over its std: removes level and channel differences."""
+    return [(m - m.mean()) / (m.std() + 1e-5) for m in mels]
+
+
+def speaker_norm(mels: list[np.ndarray], speakers: np.ndarray) -> list[np.ndarray]:
+    """Each mel band minus the speaker's mean over the speaker's std, over all of that speaker's
+    frames. Uses no labels, so it is allowed on test speakers (as eGeMAPS' per-speaker z-scores):
+    it takes away much of what makes one voice differ from another (vocal tract, pitch range)."""
+    out: list[np.ndarray] = [None] * len(mels)  # type: ignore[list-item]
+    for s in np.unique(speakers):
+        rows = np.flatnonzero(speakers == s)
+        frames = np.concatenate([mels[i] for i in rows])
+        mu, sd = frames.mean(0), frames.std(0) + 1e-5
+        for i in rows:
+            out[i] = (mels[i] - mu) / sd
+    return out
+
+
+NORMS = {"utterance": utterance_norm, "speaker": speaker_norm}
+
+
 class LogMelInputs:
     def __init__(self, feature_dir: Path, cfg: dict):
         self.manifest, mels = load_logmel(feature_dir)
         if cfg.get("trim_silence", True):
             mels = [trim_silence(m) for m in mels]
-        # per-utterance mean/variance normalisation removes level and channel differences
-        self.data = [(m - m.mean()) / (m.std() + 1e-5) for m in mels]
+        norm = cfg.get("norm", "utterance")
+        if norm not in NORMS:
+            raise KeyError(f"unknown log-mel normalisation {norm!r}; known: {sorted(NORMS)}")
+        self.data = NORMS[norm](mels, self.manifest["speaker"].to_numpy())
         self.frames = int(cfg["frames"])
 
     def dims(self) -> dict:

@@ -57,6 +57,15 @@ def _aux_loss(out: dict, aux: dict, part: np.ndarray, weights: dict, device) -> 
     return loss
 
 
+def mixup_pairs(n: int, alpha: float, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """Mixup (Zhang et al. 2018): a Beta(alpha, alpha) weight and a partner for every example;
+    alpha 0 turns it off (weight 1)."""
+    if alpha <= 0 or n < 2:
+        return 1.0, np.arange(n)
+    lam = float(rng.beta(alpha, alpha))
+    return max(lam, 1 - lam), rng.permutation(n)
+
+
 def _predict(model, inputs, idx, batch, device) -> np.ndarray:
     model.eval()
     with torch.no_grad():
@@ -122,12 +131,17 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
             for s in range(0, len(order), batch):
                 part = order[s:s + batch]
                 x = inputs.augment(inputs.batch(part, rng), gen).to(device)
+                lam, mate = mixup_pairs(len(part), float(cfg.get("mixup", 0.0)), rng)
+                x = lam * x + (1 - lam) * x[torch.from_numpy(mate).to(device)]
                 t = torch.from_numpy(y[part]).to(device)
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                     out = model(x)
-                    loss = loss_fn(_emotion(out), t)
-                    if aux:
-                        loss = loss + _aux_loss(out, aux, part, cfg.get("aux_weights", {}), device)
+                    loss = torch.zeros((), device=device)
+                    for w, rows in ((lam, part), (1 - lam, part[mate])):  # the two targets of a mixed batch
+                        if w > 0:
+                            loss = loss + w * loss_fn(_emotion(out), torch.from_numpy(y[rows]).to(device))
+                            if aux:
+                                loss = loss + w * _aux_loss(out, aux, rows, cfg.get("aux_weights", {}), device)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
@@ -164,13 +178,22 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         paths.out.mkdir(parents=True, exist_ok=True)
         torch.save({"model": model.state_dict(), "labels": labels_text, "variant": variant,
                     "config": run_cfg}, paths.out / "model.pt")
-        preds = paths.out / "predictions.npz"
-        np.savez(preds, item_id=manifest["item_id"].to_numpy()[idx["test"]].astype(str), y=y[idx["test"]], scores=scores)
+        save_predictions(paths.out / "predictions.npz", manifest, y, idx, scores,
+                         _predict(model, inputs, idx["val"], batch, device))
         write_json(paths.out / "metrics.json", result)
         mlrun.artifact(paths.out / "metrics.json")
         mlrun.figure(confusion_figure(result["test/confusion"], labels_text, f"{corpus} {variant} fold {fold}"),
                      "confusion.png")
     return result
+
+
+def save_predictions(path: Path, manifest, y: np.ndarray, idx: dict, test_scores: np.ndarray,
+                     val_scores: np.ndarray) -> None:
+    """Test and validation scores of the kept model (logits or probabilities): the validation
+    ones let a late fusion pick its weights without looking at the test fold."""
+    ids = manifest["item_id"].to_numpy().astype(str)
+    np.savez(path, item_id=ids[idx["test"]], y=y[idx["test"]], scores=test_scores,
+             val_item_id=ids[idx["val"]], val_y=y[idx["val"]], val_scores=val_scores)
 
 
 def confusion_figure(matrix, labels, title: str):
