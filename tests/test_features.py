@@ -27,6 +27,9 @@ def test_vectors_have_their_fixed_lengths(tmp_path):
     cfg = MelConfig()
     assert mfcc_stats(load_audio(path, 16000), cfg).shape == (4 * cfg.n_mfcc,)
     assert r3_mfcc259(path, cfg).shape == (259,)  # shorter clips are padded to R3's 3 s
+    from emoforge.features.audio import VECTORS
+    assert VECTORS["egemaps"](path, load_audio(path, 16000), cfg).shape == (88,)
+    assert VECTORS["compare"](path, load_audio(path, 16000), cfg).shape == (6373,)
 
 
 def test_benchmark_file_has_rows_wall_time_and_device(tmp_path):

@@ -9,7 +9,7 @@ import torch
 from emoforge import models
 from emoforge.corpora import REGISTRY, write_index
 from emoforge.features.audio import MelConfig
-from emoforge.features.extract import extract_audio, extract_images, load_logmel
+from emoforge.features.extract import extract_audio, extract_images, extract_vectors, load_logmel
 from emoforge.train import faces, ser, ser_fit, translate
 from emoforge.train.common import fold_split, speaker_folds
 
@@ -39,8 +39,9 @@ def demo(tmp_path_factory):
     speech = REGISTRY["demo_speech"]
     speech.download(root / "raw" / "speech", {"actors": 4})
     write_index(speech.index(root / "raw" / "speech", {}), root / "speech.parquet")
-    extract_audio(root / "speech.parquet", root / "raw" / "speech", root / "feat_speech", MelConfig(),
-                  vectors=("mfcc_stats", "r3_mfcc259", "egemaps", "wavlm_base_plus"))
+    extract_audio(root / "speech.parquet", root / "raw" / "speech", root / "feat_speech", MelConfig())
+    extract_vectors(root / "speech.parquet", root / "raw" / "speech", root / "feat_speech", MelConfig(),
+                    ("mfcc_stats", "r3_mfcc259", "egemaps", "compare", "wavlm_base_plus"), workers=2)
     faces_ = REGISTRY["demo_faces"]
     faces_.download(root / "raw" / "faces", {"train_per_class": 12, "test_per_class": 4})
     write_index(faces_.index(root / "raw" / "faces", {}), root / "faces.parquet")
@@ -93,13 +94,71 @@ def test_ser_one_epoch_logs_to_mlflow_and_resumes(demo, tmp_path):
 SER_VARIANTS = sorted(n for n, v in models.REGISTRY.items() if v.task == "ser")
 
 
+@pytest.fixture(scope="module")
+def ser_runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("ser_runs")  # data/models/ser/<corpus> as the workflow lays it out
+
+
+def fit_fold(demo, runs, variant, fold=1):
+    """One fold of a variant in the workflow's layout; a fusion's members first, where missing."""
+    for member in models.get(variant).members:
+        if not (runs / member / "speaker" / f"fold{fold}" / "metrics.json").exists():
+            fit_fold(demo, runs, member, fold)
+    out = runs / variant / "speaker" / f"fold{fold}"
+    return ser_fit(variant)(SER_CFG, ser.Paths(demo / "feat_speech", out), "demo_speech", variant, fold), out
+
+
 @pytest.mark.parametrize("variant", SER_VARIANTS)
-def test_every_ser_variant_trains_one_epoch(demo, tmp_path, variant):
-    r = ser_fit(variant)(SER_CFG, ser.Paths(demo / "feat_speech", tmp_path / variant), "demo_speech", variant, 1)
+def test_every_ser_variant_trains_one_epoch(demo, ser_runs, variant):
+    r, out = fit_fold(demo, ser_runs, variant)
     assert r["test/n"] == 60 and 0 <= r["test/ua"] <= 1
     if models.get(variant).family == "torch":
         assert r["test_tta/n"] == 60
-    assert (tmp_path / variant / "predictions.npz").exists() and (tmp_path / variant / "metrics.json").exists()
+    pred = np.load(out / "predictions.npz")
+    assert pred["scores"].shape[0] == 60 and pred["val_scores"].shape[0] == 60  # one speaker each of 4
+    assert not set(pred["item_id"]) & set(pred["val_item_id"])
+    assert (out / "metrics.json").exists()
+
+
+def test_fusion_picks_its_weights_on_validation_speakers(demo, ser_runs):
+    from emoforge.evaluate.metrics import classification
+    from emoforge.train.fusion import probabilities, weight_grid
+    r, out = fit_fold(demo, ser_runs, "fusion_cnn_compare")
+    assert sum(r["weights"].values()) == pytest.approx(1.0) and set(r["weights"]) == {"cnn_logmel", "compare_linear"}
+    # the grid includes each member alone, so the fused validation UA is at least the best member's
+    for member in r["weights"]:
+        m = np.load(ser_runs / member / "speaker" / "fold1" / "predictions.npz")
+        alone = classification(m["val_y"], probabilities(m["val_scores"]), r["labels"], "val")["val/ua"]
+        assert r["val/ua"] >= alone - 1e-9
+    assert len(weight_grid(2)) == 11 and len(weight_grid(3)) == 66
+    assert all(sum(w) == pytest.approx(1) for w in weight_grid(3))
+    assert np.allclose(probabilities(np.array([[0.0, np.log(3.0)]])), [[0.25, 0.75]])
+
+
+def test_fusion_without_its_members_is_a_clear_error(demo, tmp_path):
+    with pytest.raises(FileNotFoundError, match="run it first"):
+        ser_fit("fusion_cnn_compare")(SER_CFG, ser.Paths(demo / "feat_speech", tmp_path / "fusion_cnn_compare" / "speaker" / "fold0"),
+                                      "demo_speech", "fusion_cnn_compare", 0)
+
+
+def test_speaker_norm_whitens_each_speakers_bands():
+    from emoforge.train.inputs import speaker_norm
+    rng = np.random.default_rng(0)
+    mels = [rng.normal(3 + k % 2, 1 + k % 2, (50 + k, 8)).astype(np.float32) for k in range(6)]
+    speakers = np.array(["a", "b"] * 3)
+    out = speaker_norm(mels, speakers)
+    for s in ("a", "b"):
+        frames = np.concatenate([o for o, sp in zip(out, speakers) if sp == s])
+        assert np.allclose(frames.mean(0), 0, atol=1e-4) and np.allclose(frames.std(0), 1, atol=1e-3)
+    assert [o.shape for o in out] == [m.shape for m in mels]
+
+
+def test_mixup_pairs():
+    from emoforge.train.ser import mixup_pairs
+    rng = np.random.default_rng(0)
+    assert mixup_pairs(8, 0.0, rng)[0] == 1.0 and (mixup_pairs(8, 0.0, rng)[1] == np.arange(8)).all()
+    lam, mate = mixup_pairs(8, 0.4, rng)
+    assert 0.5 <= lam <= 1.0 and sorted(mate) == list(range(8))
 
 
 def test_random_protocol_shares_speakers_and_keeps_items_apart(demo, tmp_path):
@@ -196,7 +255,7 @@ def test_translation_without_its_source_emotion_is_a_clear_error(demo, tmp_path)
 
 def test_unknown_feature_vector_is_named(demo, tmp_path):
     with pytest.raises(KeyError, match="unknown feature vector"):
-        extract_audio(demo / "speech.parquet", demo / "raw" / "speech", tmp_path, MelConfig(), vectors=("is09",))
+        extract_vectors(demo / "speech.parquet", demo / "raw" / "speech", tmp_path, MelConfig(), ("is09",))
 
 
 def test_multitask_targets_come_from_the_index():

@@ -54,15 +54,18 @@ def cmd_index(args) -> None:
 def cmd_features(args) -> None:
     from .corpora import raw_root
     from .features.audio import MelConfig
-    from .features.extract import extract_audio, extract_images
+    from .features.extract import extract_audio, extract_images, extract_vectors
 
     corpus, cfg = _corpus(args)
     root = Path(args.root) if args.root else raw_root(args.corpus, cfg)
     if corpus.modality == "image":
         extract_images(Path(args.index), root, Path(args.out_dir))
+    elif args.vectors:
+        extract_vectors(Path(args.index), root, Path(args.out_dir), MelConfig.from_params(json.loads(args.features or "{}")),
+                        tuple(args.vectors), workers=args.threads)
     else:
         extract_audio(Path(args.index), root, Path(args.out_dir), MelConfig.from_params(json.loads(args.features or "{}")),
-                      workers=args.threads, vectors=tuple(args.vectors or ("mfcc_stats",)))
+                      workers=args.threads)
 
 
 def _train(args, module: str):

@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from emoforge.corpora import corpus_type
+from emoforge.features.audio import VECTORS
 
 validate(config, "../schemas/params.schema.yaml")
 
@@ -21,14 +22,25 @@ FEATURE_FILES = [_feature_file(name) for name in CORPORA]
 
 
 def _vector_features():
-    """mfcc_stats always; any other vector only when a chosen SER variant reads it."""
+    """The fixed-length vectors that the chosen SER variants (or their fusion members) read."""
     from emoforge import models
 
-    wanted = {models.get(v, "ser").feature for v in config["ser"]["variants"]}
-    return sorted({"mfcc_stats"} | (wanted - {"logmel"}))
+    wanted = set().union(*(models.get(v, "ser").features() for v in config["ser"]["variants"]))
+    return sorted(wanted - {"logmel"})
 
 
 VECTOR_FEATURES = _vector_features()
+VECTOR_NAMES = sorted(VECTORS)
+
+
+def ser_inputs(w):
+    """A variant's feature file, or, for a fusion, its members' predictions on the same fold."""
+    from emoforge import models
+
+    spec = models.get(w.variant, "ser")
+    if spec.members:
+        return [f"data/models/ser/{w.corpus}/{m}/{w.protocol}/fold{w.fold}/predictions.npz" for m in spec.members]
+    return [f"data/features/{w.corpus}/{spec.feature}.parquet"]
 
 
 def _check_task_corpora(task):

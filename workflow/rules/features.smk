@@ -1,8 +1,9 @@
-# Log-mel shards + MFCC statistics (speech corpora), image tensors (face corpora).
+# Log-mel shards (speech corpora), one Parquet file per fixed-length vector that a chosen SER
+# variant reads (speech corpora), image tensors (face corpora).
 FEATURES_SHELL = (
     "{EMOFORGE} features --corpus {wildcards.corpus} --cfg {params.cfg:q} --root {params.root:q} "
     "--index {input.index} --out-dir data/features/{wildcards.corpus} --features {params.features:q} "
-    "--vectors {params.vectors} --threads {threads} 2>&1 | tee {log}"
+    "{params.vectors} --threads {threads} 2>&1 | tee {log}"
 )
 
 
@@ -11,17 +12,37 @@ rule features_audio:
         index="data/index/{corpus}.parquet",
     output:
         logmel="data/features/{corpus}/logmel.parquet",
-        vectors=expand("data/features/{{corpus}}/{vector}.parquet", vector=VECTOR_FEATURES),
     params:
         cfg=corpus_json,
         root=raw_root,
         features=json.dumps(config["features"], sort_keys=True),
-        vectors=" ".join(VECTOR_FEATURES),
+        vectors="",
     threads: workflow.cores
     log:
         "logs/features/{corpus}_audio.log",
     benchmark:
         "logs/benchmarks/features_{corpus}_audio.tsv"
+    shell:
+        FEATURES_SHELL
+
+
+rule features_vector:
+    input:
+        index="data/index/{corpus}.parquet",
+    output:
+        "data/features/{corpus}/{vector}.parquet",
+    wildcard_constraints:
+        vector="|".join(VECTOR_NAMES),
+    params:
+        cfg=corpus_json,
+        root=raw_root,
+        features=json.dumps(config["features"], sort_keys=True),
+        vectors=lambda w: f"--vectors {w.vector}",
+    threads: workflow.cores
+    log:
+        "logs/features/{corpus}_{vector}.log",
+    benchmark:
+        "logs/benchmarks/features_{corpus}_{vector}.tsv"
     shell:
         FEATURES_SHELL
 

@@ -2,6 +2,7 @@
 rule prepare:
     input:
         FEATURE_FILES,
+        expand("data/features/{corpus}/{vector}.parquet", corpus=SER_CORPORA, vector=VECTOR_FEATURES),
 
 
 rule train:

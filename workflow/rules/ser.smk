@@ -1,7 +1,7 @@
 # Speech emotion recognition: one job per corpus x variant x speaker fold.
 rule ser_fold:
     input:
-        "data/features/{corpus}/logmel.parquet",
+        ser_inputs,
     output:
         metrics="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/metrics.json",
         predictions="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/predictions.npz",

@@ -69,24 +69,26 @@ def r3_mfcc259(path, cfg: MelConfig) -> np.ndarray:
     return librosa.feature.mfcc(y=audio, sr=sr, n_mfcc=13).mean(axis=0).astype(np.float32)
 
 
-def egemaps(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
-    """The 88 eGeMAPS v02 functionals (Eyben et al. 2016), computed by openSMILE."""
+def smile_functionals(audio: np.ndarray, cfg: MelConfig, feature_set: str) -> np.ndarray:
+    """openSMILE utterance functionals of a standard set: eGeMAPSv02 (88 values, Eyben et al.
+    2016) or ComParE_2016 (6373 values, the INTERSPEECH 2013 ComParE set)."""
     import opensmile
-    smile = _SMILE.get("egemaps")
+    smile = _SMILE.get(feature_set)
     if smile is None:
-        smile = _SMILE["egemaps"] = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                                                    feature_level=opensmile.FeatureLevel.Functionals)
+        smile = _SMILE[feature_set] = opensmile.Smile(feature_set=opensmile.FeatureSet[feature_set],
+                                                      feature_level=opensmile.FeatureLevel.Functionals)
     return smile.process_signal(audio, cfg.sample_rate).to_numpy(np.float32)[0]
 
 
 _SMILE: dict = {}
 
 # Fixed-length vectors, one Parquet file each in data/features/<corpus>/<name>.parquet;
-# a corpus gets mfcc_stats plus those its SER variants read.
+# a corpus gets those its SER variants read.
 VECTORS = {
     "mfcc_stats": lambda path, audio, cfg: mfcc_stats(audio, cfg),
     "r3_mfcc259": lambda path, audio, cfg: r3_mfcc259(path, cfg),
-    "egemaps": lambda path, audio, cfg: egemaps(audio, cfg),
+    "egemaps": lambda path, audio, cfg: smile_functionals(audio, cfg, "eGeMAPSv02"),
+    "compare": lambda path, audio, cfg: smile_functionals(audio, cfg, "ComParE_2016"),
 }
 
 

@@ -1,8 +1,10 @@
 """Corpus index -> feature files.
 
 Log-mel sequences go into .npy shards (frames x mels, float16) with a Parquet manifest
-(item_id, shard, start, frames + the index's label columns); MFCC-statistics vectors
-and face images go into Parquet / .npy with the same label columns.
+(item_id, shard, start, frames + the index's label columns); fixed-length vectors (MFCC
+statistics, openSMILE functionals, SSL embeddings) and face images go into Parquet / .npy
+with the same label columns. Each vector is its own file, made by its own job, so that
+adding a variant never recomputes the log-mel shards its neighbours were trained on.
 """
 from __future__ import annotations
 
@@ -23,9 +25,12 @@ LABEL_COLUMNS = ["item_id", "speaker", "gender", "emotion", "intensity", "senten
 SHARD_FRAMES = 2_000_000  # ~256 MB of float16 at 64 mels
 
 
-def _one(rel: str, root: Path, cfg: MelConfig, vectors: tuple[str, ...]):
-    audio = load_audio(root / rel, cfg.sample_rate)
-    return log_mel(audio, cfg).astype(np.float16), {k: VECTORS[k](root / rel, audio, cfg) for k in vectors}
+def _audio_items(index_path: Path) -> pd.DataFrame:
+    index = read_index(index_path)
+    index = index[index["modality"] == "audio"].reset_index(drop=True)
+    if index.empty:
+        raise ValueError(f"{index_path}: no usable audio items (all missing or quarantined)")
+    return index
 
 
 def _labels(index: pd.DataFrame) -> pd.DataFrame:
@@ -33,21 +38,27 @@ def _labels(index: pd.DataFrame) -> pd.DataFrame:
     return index[LABEL_COLUMNS + extra].reset_index(drop=True)
 
 
-def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, workers: int = 1,
-                  vectors: tuple[str, ...] = ("mfcc_stats",)) -> pd.DataFrame:
-    unknown = set(vectors) - set(VECTORS)
-    if unknown:
-        raise KeyError(f"unknown feature vector(s) {sorted(unknown)}; known: {sorted(VECTORS)}")
-    index = read_index(index_path)
-    index = index[index["modality"] == "audio"].reset_index(drop=True)
-    if index.empty:
-        raise ValueError(f"{index_path}: no usable audio items (all missing or quarantined)")
+def _map_files(work, paths, workers: int, desc: str):
+    """work(path) over every file, in order, on `workers` processes, with a progress bar."""
+    if workers <= 1:
+        yield from tqdm(map(work, paths), total=len(paths), desc=desc, unit="file")
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield from tqdm(pool.map(work, paths, chunksize=8), total=len(paths), desc=desc, unit="file")
+
+
+def _mel(rel: str, root: Path, cfg: MelConfig) -> np.ndarray:
+    return log_mel(load_audio(root / rel, cfg.sample_rate), cfg).astype(np.float16)
+
+
+def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, workers: int = 1) -> pd.DataFrame:
+    """Log-mel shards + data/features/<corpus>/logmel.parquet."""
+    index = _audio_items(index_path)
     shard_dir = out_dir / "logmel"
     shard_dir.mkdir(parents=True, exist_ok=True)
     for old in shard_dir.glob("shard_*.npy"):
         old.unlink()
-    work = partial(_one, root=root, cfg=cfg, vectors=tuple(vectors))
-    rows, per_item, buf, shard, start = [], [], [], 0, 0
+    rows, buf, shard, start = [], [], 0, 0
 
     def flush():
         nonlocal buf, shard, start
@@ -55,27 +66,37 @@ def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, w
             np.save(shard_dir / f"shard_{shard:04d}.npy", np.concatenate(buf))
             buf, shard, start = [], shard + 1, 0
 
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
-    mapper = pool.map(work, index["path"], chunksize=8) if pool else map(work, index["path"])
-    try:
-        for mel, vec in tqdm(mapper, total=len(index), desc=f"features {index_path.stem}", unit="file"):
-            if start + len(mel) > SHARD_FRAMES:
-                flush()
-            rows.append((f"shard_{shard:04d}.npy", start, len(mel)))
-            buf.append(mel)
-            start += len(mel)
-            per_item.append(vec)
-        flush()
-    finally:
-        if pool:
-            pool.shutdown()
+    for mel in _map_files(partial(_mel, root=root, cfg=cfg), index["path"], workers, f"log-mel {index_path.stem}"):
+        if start + len(mel) > SHARD_FRAMES:
+            flush()
+        rows.append((f"shard_{shard:04d}.npy", start, len(mel)))
+        buf.append(mel)
+        start += len(mel)
+    flush()
     manifest = pd.concat([_labels(index), pd.DataFrame(rows, columns=["shard", "start", "frames"])], axis=1)
     manifest.to_parquet(out_dir / "logmel.parquet", index=False)
+    return manifest
+
+
+def _vectors(rel: str, root: Path, cfg: MelConfig, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    audio = load_audio(root / rel, cfg.sample_rate)
+    return {k: VECTORS[k](root / rel, audio, cfg) for k in names}
+
+
+def extract_vectors(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, vectors: tuple[str, ...],
+                    workers: int = 1) -> None:
+    """One fixed-length vector per item: data/features/<corpus>/<name>.parquet for each name."""
+    unknown = set(vectors) - set(VECTORS)
+    if unknown:
+        raise KeyError(f"unknown feature vector(s) {sorted(unknown)}; known: {sorted(VECTORS)}")
+    index = _audio_items(index_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = partial(_vectors, root=root, cfg=cfg, names=tuple(vectors))
+    per_item = list(_map_files(work, index["path"], workers, f"{'+'.join(vectors)} {index_path.stem}"))
     for name in vectors:
         vec = np.stack([v[name] for v in per_item])
         table = pd.DataFrame(vec, columns=[f"{name}_{i:03d}" for i in range(vec.shape[1])])
         pd.concat([_labels(index), table], axis=1).to_parquet(out_dir / f"{name}.parquet", index=False)
-    return manifest
 
 
 def load_logmel(feature_dir: Path) -> tuple[pd.DataFrame, list[np.ndarray]]:

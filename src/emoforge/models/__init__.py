@@ -21,8 +21,13 @@ class Variant:
     feature: str    # which feature file it reads
     build: Callable[..., nn.Module | tuple[nn.Module, ...]]
     description: str
-    family: str = "torch"  # torch | sklearn: which fit loop trains it (emoforge.train.ser_fit)
+    family: str = "torch"  # torch | sklearn | fusion: which fit loop trains it (emoforge.train.ser_fit)
     multitask: bool = False  # returns a dict of heads; auxiliary targets come from the index
+    members: tuple[str, ...] = ()  # fusion: the variants whose fold predictions it combines
+
+    def features(self) -> set[str]:
+        """The feature files this variant needs, through its members for a fusion."""
+        return set().union(*(get(m, "ser").features() for m in self.members)) if self.members else {self.feature}
 
 
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
@@ -50,6 +55,13 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("egemaps_linear", "ser", "egemaps",
             lambda n_classes, n_features, **kw: classic.linear(n_classes, n_features, **kw),
             "eGeMAPS functionals (openSMILE), per-speaker z-scores, logistic regression", family="sklearn"),
+    Variant("compare_linear", "ser", "compare",
+            lambda n_classes, n_features, **kw: classic.linear(n_classes, n_features, **kw),
+            "ComParE 2016 functionals (openSMILE, 6373 values; the IS13 set), per-speaker z-scores, "
+            "logistic regression", family="sklearn"),
+    Variant("fusion_cnn_compare", "ser", "predictions", None,
+            "ours: late fusion of cnn_logmel and compare_linear, weights picked on validation speakers",
+            family="fusion", members=("cnn_logmel", "compare_linear")),
     Variant("unet_gan", "translate", "logmel",
             lambda n_emotions, **kw: (UNetGenerator(n_emotions, **kw), PatchDiscriminator(n_emotions, **kw)),
             "R1: conditional UNet generator + PatchGAN, BCE + L1"),

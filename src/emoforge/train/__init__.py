@@ -4,6 +4,6 @@ from __future__ import annotations
 
 def ser_fit(variant: str):
     from .. import models
-    from . import classic, ser
+    from . import classic, fusion, ser
 
-    return {"torch": ser.fit, "sklearn": classic.fit}[models.get(variant, "ser").family]
+    return {"torch": ser.fit, "sklearn": classic.fit, "fusion": fusion.fit}[models.get(variant, "ser").family]

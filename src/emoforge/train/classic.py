@@ -14,6 +14,10 @@ from .inputs import VectorInputs
 from .ser import Paths, confusion_figure, save_predictions
 
 
+# wide enough for 88 eGeMAPS values (best near 0.1) and 6373 ComParE ones (best near 0.003)
+C_GRID = [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+
+
 def per_speaker_z(x: np.ndarray, speakers: np.ndarray) -> np.ndarray:
     """Each speaker's features minus that speaker's mean, over that speaker's std: uses no
     labels, so it is allowed on test speakers too (the usual eGeMAPS protocol)."""
@@ -37,7 +41,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     idx = split_items(manifest, protocol, int(cfg["folds"]), fold, seed)
     run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {
         "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol}
-    grid = cfg.get("model", {}).get(variant, {}).get("C_grid", [0.01, 0.03, 0.1, 0.3, 1.0])
+    grid = cfg.get("model", {}).get(variant, {}).get("C_grid", C_GRID)
     with tracking.run("ser", f"{corpus}/{variant}/{protocol}/fold{fold}", run_cfg,
                       tags={"task": "ser", "corpus": corpus, "variant": variant, "fold": str(fold),
                             "protocol": protocol, "device": "cpu"}, group=f"{corpus}/{variant}/{protocol}") as mlrun:
