@@ -1,7 +1,7 @@
 """Model registry: variant name -> constructor. A new variant is one entry here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from torch import nn
@@ -24,6 +24,11 @@ class Variant:
     family: str = "torch"  # torch | sklearn | fusion: which fit loop trains it (emoforge.train.ser_fit)
     multitask: bool = False  # returns a dict of heads; auxiliary targets come from the index
     members: tuple[str, ...] = ()  # fusion: the variants whose fold predictions it combines
+    options: dict = field(default_factory=dict)  # defaults under ser.model.<name> in params.yaml
+
+    def settings(self, cfg: dict) -> dict:
+        """This variant's model options: its defaults, updated by ser.model.<name>."""
+        return {**self.options, **cfg.get("model", {}).get(self.name, {})}
 
     def features(self) -> set[str]:
         """The feature files this variant needs, through its members for a fusion."""
@@ -58,7 +63,9 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("compare_linear", "ser", "compare",
             lambda n_classes, n_features, **kw: classic.linear(n_classes, n_features, **kw),
             "ComParE 2016 functionals (openSMILE, 6373 values; the IS13 set), per-speaker z-scores, "
-            "logistic regression", family="sklearn"),
+            "logistic regression", family="sklearn",
+            # 6373 values want ~30x stronger regularisation than eGeMAPS' 88; large C also fits slowly
+            options={"C_grid": [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03]}),
     Variant("fusion_cnn_compare", "ser", "predictions", None,
             "ours: late fusion of cnn_logmel and compare_linear, weights picked on validation speakers",
             family="fusion", members=("cnn_logmel", "compare_linear")),

@@ -96,7 +96,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
 
     aux = aux_targets(manifest) if spec.multitask else {}
     extra = {"aux": {k: n for k, (_, n) in aux.items()}} if spec.multitask else {}
-    model = spec.build(n_classes=len(labels_text), **inputs.dims(), **extra, **cfg.get("model", {}).get(variant, {}))
+    model = spec.build(n_classes=len(labels_text), **inputs.dims(), **extra, **spec.settings(cfg))
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=int(cfg["lr_patience"]))
