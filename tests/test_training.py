@@ -41,7 +41,7 @@ def demo(tmp_path_factory):
     write_index(speech.index(root / "raw" / "speech", {}), root / "speech.parquet")
     extract_audio(root / "speech.parquet", root / "raw" / "speech", root / "feat_speech", MelConfig())
     extract_vectors(root / "speech.parquet", root / "raw" / "speech", root / "feat_speech", MelConfig(),
-                    ("mfcc_stats", "r3_mfcc259", "egemaps", "compare", "wavlm_base_plus"), workers=2)
+                    ("mfcc_stats", "r3_mfcc259", "egemaps", "compare", "wavlm_base_plus"))
     faces_ = REGISTRY["demo_faces"]
     faces_.download(root / "raw" / "faces", {"train_per_class": 12, "test_per_class": 4})
     write_index(faces_.index(root / "raw" / "faces", {}), root / "faces.parquet")
