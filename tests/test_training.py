@@ -197,7 +197,9 @@ def test_faces_one_epoch(demo, tmp_path):
 @pytest.mark.parametrize("name", sorted(models.REGISTRY))
 def test_every_variant_builds_and_runs_forward(name):
     v = models.get(name)
-    if v.family == "sklearn":
+    if v.family == "fusion":  # builds nothing: it combines its members' predictions
+        assert v.build is None and all(models.get(m, "ser").family != "fusion" for m in v.members)
+    elif v.family == "sklearn":
         clf = v.build(n_classes=3, n_features=10).fit(np.random.randn(30, 10), np.arange(30) % 3)
         assert clf.predict_proba(np.random.randn(4, 10)).shape == (4, 3)
     elif v.task == "ser" and v.feature == "logmel":
