@@ -124,6 +124,7 @@ def test_fusion_picks_its_weights_on_validation_speakers(demo, ser_runs):
     from emoforge.evaluate.metrics import classification
     from emoforge.train.fusion import probabilities, weight_grid
     r, out = fit_fold(demo, ser_runs, "fusion_cnn_compare")
+    assert r["wall_s"] > r["wall_s_own"]  # a fused fold costs its members' training too
     assert sum(r["weights"].values()) == pytest.approx(1.0) and set(r["weights"]) == {"cnn_logmel", "compare_linear"}
     # the grid includes each member alone, so the fused validation UA is at least the best member's
     for member in r["weights"]:

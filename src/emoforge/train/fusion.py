@@ -75,6 +75,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         result.update({"labels": labels, "val/ua": best[0], "weights": weights, "epochs_run": 1, "protocol": protocol,
                        # what the fused model costs: its members' training plus the fusion itself
                        "wall_s": round(sum(m["wall_s"] for m in members.values()) + time.time() - t0, 2),
+                       "wall_s_own": round(time.time() - t0, 2),
                        "device": "cpu", "mlflow_run_id": mlrun.run_id})
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
         paths.out.mkdir(parents=True, exist_ok=True)
