@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from emoforge import models
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -49,7 +50,10 @@ def test_dry_run_with_real_corpora_lists_every_stage(tmp_path):
         assert f"rule {rule}:" in out or f"localrule {rule}:" in out, rule
     assert "data/raw/ravdess/.emoforge-done" in out and "data/raw/crema_d/.emoforge-done" in out
     for corpus, folds in (("ravdess", 6), ("crema_d", 6), ("iemocap", 5)):  # folds: auto
-        assert f"data/models/ser/{corpus}/cnn_logmel/speaker/fold{folds - 1}/metrics.json" in out
+        for variant in sorted(v for v, spec in models.REGISTRY.items() if spec.task == "ser"):  # every variant
+            assert f"data/models/ser/{corpus}/{variant}/speaker/fold{folds - 1}/metrics.json" in out, variant
+        assert f"data/models/ser/{corpus}/r2_resnet1d/augsplit/fold0/metrics.json" in out
+        assert f"data/models/ser/{corpus}/r3_cnn1d/random/fold0/metrics.json" in out
         assert f"data/models/ser/{corpus}/cnn_logmel/speaker/fold{folds}/metrics.json" not in out
     for corpus in ("fer2013", "iemocap"):  # a user copy is indexed where it is
         assert f"data/raw/{corpus}/.emoforge-done" not in out

@@ -76,9 +76,18 @@ def ser_setting(variant, key):
     return config["ser"].get("overrides", {}).get(variant, {}).get(key, config["ser"][key])
 
 
+FAN_OUT_KEYS = ("corpora", "variants", "protocols", "overrides", "model")
+
+
 def ser_json(w):
-    overrides = config["ser"].get("overrides", {}).get(w.variant, {})
-    return task_json("ser", **overrides, folds=ser_folds(w.corpus))
+    """One fold's settings: the `ser` keys with this variant's overrides and model options, and
+    none of the keys that only say what to fan out, so adding a variant leaves the others be."""
+    ser = config["ser"]
+    overrides = ser.get("overrides", {}).get(w.variant, {})
+    model = {w.variant: ser["model"][w.variant]} if w.variant in ser.get("model", {}) else {}
+    return json.dumps({**{k: v for k, v in ser.items() if k not in FAN_OUT_KEYS}, "model": model,
+                       "seed": config["seed"], "device": config["device"], **overrides,
+                       "folds": ser_folds(w.corpus)}, sort_keys=True)
 
 
 def ser_folds(corpus):

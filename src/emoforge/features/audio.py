@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import numpy as np
 import soundfile as sf
 
@@ -69,6 +71,35 @@ def r3_mfcc259(path, cfg: MelConfig) -> np.ndarray:
     return librosa.feature.mfcc(y=audio, sr=sr, n_mfcc=13).mean(axis=0).astype(np.float32)
 
 
+def _kaggle_descriptors(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Means over frames of ZCR (1), chroma STFT (12), MFCC (20), RMS (1) and mel power (128),
+    librosa's defaults throughout: 162 values."""
+    import librosa
+    stft = np.abs(librosa.stft(audio))
+    parts = [librosa.feature.zero_crossing_rate(y=audio), librosa.feature.chroma_stft(S=stft, sr=sr),
+             librosa.feature.mfcc(y=audio, sr=sr), librosa.feature.rms(y=audio),
+             librosa.feature.melspectrogram(y=audio, sr=sr)]
+    return np.concatenate([p.mean(axis=1) for p in parts]).astype(np.float32)
+
+
+def r2_kaggle(path, cfg: MelConfig) -> np.ndarray:
+    """R2's hand-crafted vector (the popular Kaggle recipe): 2.5 s from 0.6 s in, at 22.05 kHz,
+    as (3, 162): the clip, a noisy copy and a slowed (0.8x), pitch-raised (+0.7 semitone) copy.
+    Row 0 is the clip itself; the copies are training augmentation, or, under R2's own
+    `augsplit` protocol, items of their own. The noise is seeded by the file name."""
+    import zlib
+
+    import librosa
+    sr = 22050
+    audio = load_audio(path, sr)
+    start = int(0.6 * sr) if len(audio) > sr else 0  # a clip under 1 s is read from its start
+    audio = audio[start: start + int(2.5 * sr)]
+    rng = np.random.default_rng(zlib.crc32(Path(path).name.encode()))
+    noisy = audio + 0.035 * rng.uniform() * np.abs(audio).max() * rng.standard_normal(len(audio)).astype(np.float32)
+    shifted = librosa.effects.pitch_shift(librosa.effects.time_stretch(audio, rate=0.8), sr=sr, n_steps=0.7)
+    return np.stack([_kaggle_descriptors(a, sr) for a in (audio, noisy, shifted)])
+
+
 def smile_functionals(audio: np.ndarray, cfg: MelConfig, feature_set: str) -> np.ndarray:
     """openSMILE utterance functionals of a standard set: eGeMAPSv02 (88 values, Eyben et al.
     2016) or ComParE_2016 (6373 values, the INTERSPEECH 2013 ComParE set)."""
@@ -87,6 +118,7 @@ _SMILE: dict = {}
 VECTORS = {
     "mfcc_stats": lambda path, audio, cfg: mfcc_stats(audio, cfg),
     "r3_mfcc259": lambda path, audio, cfg: r3_mfcc259(path, cfg),
+    "r2_kaggle": lambda path, audio, cfg: r2_kaggle(path, cfg),  # (copies, 162): see r2_kaggle
     "egemaps": lambda path, audio, cfg: smile_functionals(audio, cfg, "eGeMAPSv02"),
     "compare": lambda path, audio, cfg: smile_functionals(audio, cfg, "ComParE_2016"),
 }

@@ -95,8 +95,13 @@ def extract_vectors(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig,
     per_item = list(_map_files(work, index["path"], workers, f"{'+'.join(vectors)} {index_path.stem}"))
     for name in vectors:
         vec = np.stack([v[name] for v in per_item])
+        labels = _labels(index)
+        if vec.ndim == 3:  # (items, copies, values): a row per copy, item-major, copy 0 = the clip itself
+            labels = labels.loc[labels.index.repeat(vec.shape[1])].reset_index(drop=True)
+            labels["copy"] = np.tile(np.arange(vec.shape[1]), len(index))
+            vec = vec.reshape(-1, vec.shape[2])
         table = pd.DataFrame(vec, columns=[f"{name}_{i:03d}" for i in range(vec.shape[1])])
-        pd.concat([_labels(index), table], axis=1).to_parquet(out_dir / f"{name}.parquet", index=False)
+        pd.concat([labels, table], axis=1).to_parquet(out_dir / f"{name}.parquet", index=False)
 
 
 def load_logmel(feature_dir: Path) -> tuple[pd.DataFrame, list[np.ndarray]]:

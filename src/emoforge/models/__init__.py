@@ -10,7 +10,7 @@ from . import classic
 from .face_cgan import FaceClassifier, FaceDiscriminator, FaceGenerator
 from .ser_cnn import LogMelCNN, MultitaskCNN
 from .ser_seq import AttentionClassifier, RecurrentClassifier
-from .ser_vector import R3Conv1D, VectorMLP
+from .ser_vector import AlexNet1D, R3Conv1D, ResNet1D, VectorMLP
 from .translate_unet import PatchDiscriminator, UNetGenerator
 
 
@@ -54,6 +54,12 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("r3_cnn1d", "ser", "r3_mfcc259",
             lambda n_classes, n_features, **kw: R3Conv1D(n_classes, n_features, **kw),
             "R3: 259-value MFCC vector, 1D CNN with 6 convolutions"),
+    Variant("r2_alexnet1d", "ser", "r2_kaggle",
+            lambda n_classes, n_features, **kw: AlexNet1D(n_classes, n_features, **kw),
+            "R2: 162-value Kaggle vector (ZCR, chroma, MFCC, RMS, mel), AlexNet-shaped 1D CNN"),
+    Variant("r2_resnet1d", "ser", "r2_kaggle",
+            lambda n_classes, n_features, **kw: ResNet1D(n_classes, n_features, **kw),
+            "R2: 162-value Kaggle vector, ResNet-shaped 1D CNN"),
     Variant("wavlm_mlp", "ser", "wavlm_base_plus",
             lambda n_classes, n_features, **kw: VectorMLP(n_classes, n_features, **kw),
             "frozen WavLM-base-plus (downloaded on first use) + MLP head; needs internet once"),

@@ -191,6 +191,10 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
             md += ["A random split puts clips of the same speaker (and, in RAVDESS, the same sentence) on both "
                    "sides, so the model can recognise the voice rather than the emotion: its numbers are higher "
                    "and do not say how the model does on a new speaker. Speaker-independent folds do.", ""]
+        if ser_df["protocol"].str.startswith("augment").any():
+            md += ["R2's protocol augments first (a noisy and a slowed, pitch-raised copy of every clip) and then "
+                   "splits the clips and copies at random, so the test set holds copies of training clips: it "
+                   "measures recall of nearly seen audio, and reads far above the speaker-independent folds.", ""]
         for (corpus, variant), (matrix, labels) in confusions.items():
             png = fig_dir / f"confusion_{corpus}_{variant}.png"
             confusion_png(matrix, labels, f"{name(corpus)} {variant} (all test folds)", png)

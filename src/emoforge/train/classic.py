@@ -10,7 +10,7 @@ import numpy as np
 from .. import models, tracking
 from ..evaluate.metrics import classification
 from .common import begin, split_items, write_json
-from .inputs import VectorInputs
+from .inputs import load_inputs
 from .ser import Paths, confusion_figure, save_predictions
 
 
@@ -31,7 +31,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     t0 = time.time()
     seed, _, _ = begin(cfg, offset=fold)
     spec = models.get(variant, "ser")
-    inputs = VectorInputs(paths.features, spec.feature)
+    inputs = load_inputs(spec.feature, paths.features, cfg, protocol)
     inputs.select(~inputs.manifest["emotion"].isin(cfg.get("drop_emotions", [])).to_numpy())
     manifest = inputs.manifest
     labels_text = sorted(manifest["emotion"].unique())

@@ -73,8 +73,11 @@ def _random_protocol(manifest, n_folds: int, fold: int, seed: int) -> dict[str, 
     return {"train": np.sort(train), "val": np.sort(parts[val]), "test": np.sort(parts[fold])}
 
 
-PROTOCOLS = {"speaker": _speaker_protocol, "random": _random_protocol}
-PROTOCOL_NAMES = {"speaker": "speaker-independent", "random": "random split (speakers shared)"}
+PROTOCOLS = {"speaker": _speaker_protocol, "random": _random_protocol,
+             "augsplit": _random_protocol}  # R2: the same random split, over clips *and* their copies
+PROTOCOL_NAMES = {"speaker": "speaker-independent", "random": "random split (speakers shared)",
+                  "augsplit": "augment, then random split (copies of a clip shared)"}
+COPIES_AS_ITEMS = {"augsplit"}  # protocols under which augmented copies are items of their own
 
 
 def split_items(manifest, protocol: str, n_folds: int, fold: int, seed: int) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ import torch
 
 from ..features.audio import trim_silence
 from ..features.extract import load_logmel
+from .common import COPIES_AS_ITEMS
 
 
 def crop(mel: np.ndarray, frames: int, rng: np.random.Generator | None, where: float = 0.5) -> np.ndarray:
@@ -92,12 +93,29 @@ class LogMelInputs:
 
 
 class VectorInputs:
-    """One row of numbers per item (e.g. data/features/<corpus>/mfcc_stats.parquet)."""
+    """One row of numbers per item (e.g. data/features/<corpus>/mfcc_stats.parquet).
 
-    def __init__(self, feature_dir: Path, name: str):
+    A file with a `copy` column holds augmented copies of each item (copy 0 is the item
+    itself): training batches draw one copy per item at random, validation and test read
+    copy 0. With `copies_as_items` every copy is an item of its own (R2's augment-then-split).
+    """
+
+    def __init__(self, feature_dir: Path, name: str, copies_as_items: bool = False):
         table = pd.read_parquet(feature_dir / f"{name}.parquet")
         cols = [c for c in table.columns if c.startswith(f"{name}_")]
-        self.manifest = table.drop(columns=cols)
+        self.copies = None
+        if "copy" in table.columns and not copies_as_items:
+            k = int(table["copy"].max()) + 1
+            if len(table) % k or not (table["copy"].to_numpy() == np.tile(np.arange(k), len(table) // k)).all():
+                raise ValueError(f"{feature_dir / name}.parquet: copies are not stored item by item; re-extract it")
+            self.copies = table[cols].to_numpy(np.float32).reshape(-1, k, len(cols))
+            table = table[table["copy"] == 0].reset_index(drop=True)
+        elif copies_as_items:
+            if "copy" not in table.columns:
+                raise ValueError(f"{name} has no augmented copies, so it cannot make copies into items "
+                                 "(the augsplit protocol needs a feature such as r2_kaggle)")
+            table["item_id"] = table["item_id"].astype(str) + "#copy" + table["copy"].astype(str)
+        self.manifest = table.drop(columns=cols + (["copy"] if "copy" in table.columns else []))
         self.data = table[cols].to_numpy(np.float32)
         self.mu, self.sd = 0.0, 1.0
 
@@ -105,8 +123,11 @@ class VectorInputs:
         return {"n_features": self.data.shape[1]}
 
     def select(self, keep: np.ndarray) -> None:
+        keep = np.asarray(keep)
         self.manifest = self.manifest[keep].reset_index(drop=True)
-        self.data = self.data[np.asarray(keep)]
+        self.data = self.data[keep]
+        if self.copies is not None:
+            self.copies = self.copies[keep]
 
     def fit(self, train_idx: np.ndarray) -> None:
         """z-score statistics from the training rows only: the test fold never leaks in."""
@@ -114,7 +135,10 @@ class VectorInputs:
         self.sd = self.data[train_idx].std(0) + 1e-6
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
-        return torch.from_numpy((self.data[idx] - self.mu) / self.sd)
+        x = self.data[idx]
+        if rng is not None and self.copies is not None:  # training: a random copy of each item
+            x = self.copies[idx, rng.integers(0, self.copies.shape[1], len(idx))]
+        return torch.from_numpy((x - self.mu) / self.sd)
 
     def views(self, idx: np.ndarray, k: int = 5) -> list[torch.Tensor]:
         return [self.batch(idx)]
@@ -123,5 +147,10 @@ class VectorInputs:
         return x
 
 
-def load_inputs(feature: str, feature_dir: Path, cfg: dict):
-    return LogMelInputs(feature_dir, cfg) if feature == "logmel" else VectorInputs(feature_dir, feature)
+def load_inputs(feature: str, feature_dir: Path, cfg: dict, protocol: str = "speaker"):
+    copies_as_items = protocol in COPIES_AS_ITEMS
+    if feature == "logmel":
+        if copies_as_items:
+            raise ValueError(f"protocol {protocol!r} needs a feature with augmented copies; log-mel has none")
+        return LogMelInputs(feature_dir, cfg)
+    return VectorInputs(feature_dir, feature, copies_as_items)

@@ -86,7 +86,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     t0 = time.time()
     seed, gen, device = begin(cfg, offset=fold)
     spec = models.get(variant, "ser")
-    inputs = load_inputs(spec.feature, paths.features, cfg)
+    inputs = load_inputs(spec.feature, paths.features, cfg, protocol)
     inputs.select(~inputs.manifest["emotion"].isin(cfg.get("drop_emotions", [])).to_numpy())
     manifest = inputs.manifest
     labels_text = sorted(manifest["emotion"].unique())
