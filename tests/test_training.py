@@ -189,6 +189,10 @@ def test_r2_vector_keeps_its_copies_for_training_only(demo):
     drawn = plain.batch(idx, np.random.default_rng(0)).numpy()
     assert not np.array_equal(drawn, plain.data)  # training draws copies
     assert all(any(np.array_equal(drawn[i], c) for c in plain.copies[i]) for i in idx)
+    plain.fit(idx[:180])  # the z-scores cover the copies training draws, not just the clips
+    for rng in (None, np.random.default_rng(1)):
+        z = plain.batch(idx[:180], rng).numpy()
+        assert np.abs(z.mean(0)).max() < 1.5 and z.std(0).max() < 3
     pooled = load_inputs("r2_kaggle", demo / "feat_speech", SER_CFG, "augsplit")
     assert len(pooled.manifest) == 720 and pooled.manifest["item_id"].is_unique and pooled.copies is None
     with pytest.raises(ValueError, match="augmented copies"):

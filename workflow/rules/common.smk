@@ -85,8 +85,8 @@ def ser_json(w):
     ser = config["ser"]
     overrides = ser.get("overrides", {}).get(w.variant, {})
     model = {w.variant: ser["model"][w.variant]} if w.variant in ser.get("model", {}) else {}
-    return json.dumps({**{k: v for k, v in ser.items() if k not in FAN_OUT_KEYS}, "model": model,
-                       "seed": config["seed"], "device": config["device"], **overrides,
+    cfg = {**ser, "seed": config["seed"], "device": config["device"], **overrides}
+    return json.dumps({**{k: v for k, v in cfg.items() if k not in FAN_OUT_KEYS}, "model": model,
                        "folds": ser_folds(w.corpus)}, sort_keys=True)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 from torch import nn
@@ -36,38 +37,27 @@ class Variant:
 
 
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
-    Variant("cnn_logmel", "ser", "logmel",
-            lambda n_classes, n_mels, **kw: LogMelCNN(n_classes, n_mels, **kw),
+    Variant("cnn_logmel", "ser", "logmel", LogMelCNN,
             "2D CNN on log-mel with attention pooling"),
-    Variant("r4_multitask", "ser", "logmel",
-            lambda n_classes, n_mels, **kw: MultitaskCNN(n_classes, n_mels, **kw),
+    Variant("r4_multitask", "ser", "logmel", MultitaskCNN,
             "R4: log-mel CNN, attention over feature maps, gender/intensity(/VAD) heads", multitask=True),
-    Variant("bigru_logmel", "ser", "logmel",
-            lambda n_classes, n_mels, **kw: RecurrentClassifier(n_classes, n_mels, cell="gru", **kw),
+    Variant("bigru_logmel", "ser", "logmel", partial(RecurrentClassifier, cell="gru"),
             "R2: bidirectional GRU over log-mel frames"),
-    Variant("bilstm_logmel", "ser", "logmel",
-            lambda n_classes, n_mels, **kw: RecurrentClassifier(n_classes, n_mels, cell="lstm", **kw),
+    Variant("bilstm_logmel", "ser", "logmel", partial(RecurrentClassifier, cell="lstm"),
             "R2: bidirectional LSTM over log-mel frames"),
-    Variant("attention_logmel", "ser", "logmel",
-            lambda n_classes, n_mels, **kw: AttentionClassifier(n_classes, n_mels, **kw),
+    Variant("attention_logmel", "ser", "logmel", AttentionClassifier,
             "R2: self-attention (Transformer encoder) over log-mel frames"),
-    Variant("r3_cnn1d", "ser", "r3_mfcc259",
-            lambda n_classes, n_features, **kw: R3Conv1D(n_classes, n_features, **kw),
+    Variant("r3_cnn1d", "ser", "r3_mfcc259", R3Conv1D,
             "R3: 259-value MFCC vector, 1D CNN with 6 convolutions"),
-    Variant("r2_alexnet1d", "ser", "r2_kaggle",
-            lambda n_classes, n_features, **kw: AlexNet1D(n_classes, n_features, **kw),
+    Variant("r2_alexnet1d", "ser", "r2_kaggle", AlexNet1D,
             "R2: 162-value Kaggle vector (ZCR, chroma, MFCC, RMS, mel), AlexNet-shaped 1D CNN"),
-    Variant("r2_resnet1d", "ser", "r2_kaggle",
-            lambda n_classes, n_features, **kw: ResNet1D(n_classes, n_features, **kw),
+    Variant("r2_resnet1d", "ser", "r2_kaggle", ResNet1D,
             "R2: 162-value Kaggle vector, ResNet-shaped 1D CNN"),
-    Variant("wavlm_mlp", "ser", "wavlm_base_plus",
-            lambda n_classes, n_features, **kw: VectorMLP(n_classes, n_features, **kw),
+    Variant("wavlm_mlp", "ser", "wavlm_base_plus", VectorMLP,
             "frozen WavLM-base-plus (downloaded on first use) + MLP head; needs internet once"),
-    Variant("egemaps_linear", "ser", "egemaps",
-            lambda n_classes, n_features, **kw: classic.linear(n_classes, n_features, **kw),
+    Variant("egemaps_linear", "ser", "egemaps", classic.linear,
             "eGeMAPS functionals (openSMILE), per-speaker z-scores, logistic regression", family="sklearn"),
-    Variant("compare_linear", "ser", "compare",
-            lambda n_classes, n_features, **kw: classic.linear(n_classes, n_features, **kw),
+    Variant("compare_linear", "ser", "compare", classic.linear,
             "ComParE 2016 functionals (openSMILE, 6373 values; the IS13 set), per-speaker z-scores, "
             "logistic regression", family="sklearn",
             # 6373 values want ~30x stronger regularisation than eGeMAPS' 88; large C also fits slowly

@@ -130,9 +130,11 @@ class VectorInputs:
             self.copies = self.copies[keep]
 
     def fit(self, train_idx: np.ndarray) -> None:
-        """z-score statistics from the training rows only: the test fold never leaks in."""
-        self.mu = self.data[train_idx].mean(0)
-        self.sd = self.data[train_idx].std(0) + 1e-6
+        """z-score statistics from the training rows only (the test fold never leaks in), over
+        every copy that training draws: a noisy copy's high mel bands sit far above the clip's."""
+        rows = self.data[train_idx] if self.copies is None else self.copies[train_idx].reshape(-1, self.data.shape[1])
+        self.mu = rows.mean(0)
+        self.sd = rows.std(0) + 1e-6
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
         x = self.data[idx]
