@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, shared
 from emoforge import models
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -57,6 +57,21 @@ def test_dry_run_with_real_corpora_lists_every_stage(tmp_path):
         assert f"data/models/ser/{corpus}/cnn_logmel/speaker/fold{folds}/metrics.json" not in out
     for corpus in ("fer2013", "iemocap"):  # a user copy is indexed where it is
         assert f"data/raw/{corpus}/.emoforge-done" not in out
+
+
+def test_benchmark_plans_every_variant_and_the_cpu_config_leaves_out_the_slow_ones(tmp_path):
+    (tmp_path / "shared/data").mkdir(parents=True)  # the configs name ../shared/data/ravdess-16k
+    (tmp_path / "shared/data/ravdess-16k").symlink_to(shared("ravdess-16k"))
+    (tmp_path / "repo").mkdir()
+    wd = workdir(tmp_path / "repo")
+    bench = ["reports/benchmarks/ser_ravdess.json", "--configfile", "config/bench_ravdess.yaml"]
+    planned = {}
+    for extra in ([], ["config/bench_ravdess_cpu.yaml"]):
+        out = snakemake(wd, "-n", "--cores", "2", *bench, *extra).stdout
+        planned[bool(extra)] = {v for v in models.REGISTRY if f"data/models/ser/ravdess/{v}/speaker/fold5/" in out}
+    everything = {v for v, spec in models.REGISTRY.items() if spec.task == "ser"} - {"wavlm_mlp"}
+    assert planned[False] == everything
+    assert planned[True] == {"cnn_logmel", "r3_cnn1d", "egemaps_linear", "compare_linear", "fusion_cnn_compare"}
 
 
 def test_invalid_params_fail_before_any_job(tmp_path):
