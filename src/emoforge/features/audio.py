@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from ..numba_cache import import_librosa
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def load_audio(path, sample_rate: int) -> np.ndarray:
 
 def log_mel(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
     """(frames, n_mels) natural-log mel power."""
-    import librosa
+    librosa = import_librosa()
     mel = librosa.feature.melspectrogram(
         y=audio, sr=cfg.sample_rate, n_fft=cfg.n_fft, win_length=cfg.win_length,
         hop_length=cfg.hop_length, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, power=2.0)
@@ -53,7 +54,7 @@ def trim_silence(mel: np.ndarray, drop: float = 7.0) -> np.ndarray:
 
 def mfcc_stats(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
     """Mean and std over frames of MFCCs and their deltas: 4 * n_mfcc values."""
-    import librosa
+    librosa = import_librosa()
     mfcc = librosa.feature.mfcc(y=audio, sr=cfg.sample_rate, n_mfcc=cfg.n_mfcc, n_fft=cfg.n_fft,
                                 hop_length=cfg.hop_length, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax)
     width = min(9, mfcc.shape[1] - (1 - mfcc.shape[1] % 2))
@@ -64,7 +65,7 @@ def mfcc_stats(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
 def r3_mfcc259(path, cfg: MelConfig) -> np.ndarray:
     """R3's vector: 3 s from 0.5 s in, at 44.1 kHz; 13 MFCCs averaged over the coefficients
     of each frame (not over time), so the 259 values trace the clip's spectral envelope in time."""
-    import librosa
+    librosa = import_librosa()
     sr = 44100
     audio = load_audio(path, sr)[int(0.5 * sr): int(3.5 * sr)]
     audio = np.pad(audio, (0, 3 * sr - len(audio)))
@@ -74,7 +75,7 @@ def r3_mfcc259(path, cfg: MelConfig) -> np.ndarray:
 def _kaggle_descriptors(audio: np.ndarray, sr: int) -> np.ndarray:
     """Means over frames of ZCR (1), chroma STFT (12), MFCC (20), RMS (1) and mel power (128),
     librosa's defaults throughout: 162 values."""
-    import librosa
+    librosa = import_librosa()
     stft = np.abs(librosa.stft(audio))
     parts = [librosa.feature.zero_crossing_rate(y=audio), librosa.feature.chroma_stft(S=stft, sr=sr),
              librosa.feature.mfcc(y=audio, sr=sr), librosa.feature.rms(y=audio),
@@ -89,7 +90,7 @@ def r2_kaggle(path, cfg: MelConfig) -> np.ndarray:
     `augsplit` protocol, items of their own. The noise is seeded by the file name."""
     import zlib
 
-    import librosa
+    librosa = import_librosa()
     sr = 22050
     audio = load_audio(path, sr)
     start = int(0.6 * sr) if len(audio) > sr else 0  # a clip under 1 s is read from its start
@@ -143,7 +144,7 @@ _register_ssl()
 
 def mel_to_audio(logmel: np.ndarray, cfg: MelConfig, n_iter: int = 48) -> np.ndarray:
     """Invert a (frames, n_mels) log-mel with Griffin-Lim, for listening to translations."""
-    import librosa
+    librosa = import_librosa()
     return librosa.feature.inverse.mel_to_audio(
         np.exp(logmel.T), sr=cfg.sample_rate, n_fft=cfg.n_fft, win_length=cfg.win_length,
         hop_length=cfg.hop_length, fmin=cfg.fmin, fmax=cfg.fmax, power=2.0, n_iter=n_iter)
