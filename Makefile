@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0
+.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,6 +24,15 @@ test: setup
 	@$(PY) -m pytest -q -rs $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
+# Any run with extra config files: targets go first, because --configfile takes every word after it.
+#   make run CONFIG="config/papers.yaml my.yaml" TARGETS="reports/report.md"
+run: setup
+	snakemake --cores $(or $(CORES),all) $(TARGETS) $(if $(CONFIG),--configfile $(CONFIG))
+
+# The real corpora (config/papers.yaml over params.yaml); TARGETS= narrows it
+papers:
+	$(MAKE) run CONFIG="config/papers.yaml $(CONFIG)"
+
 mlflow-ui: setup
 	mlflow ui --backend-store-uri sqlite:///mlflow.db
 
@@ -31,7 +40,7 @@ clean-demo:
 	rm -rf data/raw/demo_* data/index/demo_* data/features/demo_* data/models/*/demo_* reports/metrics.json reports/report.md reports/figures
 
 bench-ser-ravdess: setup
-	# without an NVIDIA GPU, config/bench_ravdess_cpu.yaml leaves out the variants that take hours on CPU
+	# without an NVIDIA GPU, config/bench_ravdess_cpu.yaml leaves out the variants whose folds would add ~2.5 h on CPU
 	snakemake --cores all reports/benchmarks/ser_ravdess.json --configfile config/bench_ravdess.yaml \
 		$(if $(shell nvidia-smi -L 2>/dev/null),,config/bench_ravdess_cpu.yaml)
 

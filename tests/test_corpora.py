@@ -91,6 +91,55 @@ def test_manifest_without_required_columns_is_a_clear_error(tmp_path):
         REGISTRY["manifest"].index(tmp_path, {"manifest": "m.csv"})
 
 
+def test_manifest_paths_follow_one_rule_from_index_to_features(tmp_path):
+    """Absolute, relative to the CSV, CSV in a subfolder, file outside the corpus folder: the
+    index stores each so that feature extraction finds the same file."""
+    from emoforge.corpora.base import item_path
+    from emoforge.features.audio import MelConfig
+    from emoforge.features.extract import extract_audio
+
+    root = tmp_path / "corpus"
+    outside = write_wav(tmp_path / "elsewhere" / "far.wav", seconds=0.6)
+    for name in ("near.wav", "up.wav", "abs.wav"):
+        write_wav(root / "audio" / name, seconds=0.6)
+    (root / "meta").mkdir()
+    (root / "meta" / "m.csv").write_text(
+        "path,emotion,speaker\n../audio/up.wav,ang,s1\n" f"{root / 'audio' / 'abs.wav'},ang,s2\n"
+        f"{outside},ang,s3\n../audio/./near.wav,ang,s4\n")
+    (root / "top.csv").write_text("path,emotion,speaker\naudio/near.wav,ang,s1\n")
+    cfg = {"type": "manifest", "manifest": "meta/m.csv", "label_map": {"ang": "angry"}}
+    items = REGISTRY["manifest"].index(root, cfg, corpus="mine")
+    assert [i.status for i in items] == ["ok"] * 4, [i.problem for i in items]
+    assert [i.path for i in items] == ["audio/up.wav", "audio/abs.wav", str(outside), "audio/near.wav"]
+    assert all(item_path(root, i.path).is_file() for i in items)
+    top = REGISTRY["manifest"].index(root, {**cfg, "manifest": "top.csv"}, corpus="mine")
+    assert top[0].status == "ok" and top[0].path == "audio/near.wav"
+    write_index(items, tmp_path / "mine.parquet")
+    manifest = extract_audio(tmp_path / "mine.parquet", root, tmp_path / "features", MelConfig())
+    assert len(manifest) == 4 and (manifest["frames"] > 50).all()
+
+
+def test_corpus_config_mistakes_name_the_key_the_corpus_and_the_fix(tmp_path):
+    from emoforge.corpora import check_config, config_errors
+
+    missing = config_errors("mine", {"enabled": True, "type": "manifest", "path": "/data/mine",
+                                     "label_map": {"a": "angry"}})
+    assert len(missing) == 1
+    assert "corpora.mine" in missing[0] and "`manifest:`" in missing[0] and "e.g. manifest: manifest.csv" in missing[0]
+    typo = config_errors("mine", {"enabled": True, "type": "manifest", "path": "/d", "manfest": "m.csv",
+                                  "label_map": {"a": "angry"}})
+    assert any("unknown key `manfest`" in e and "did you mean `manifest`" in e for e in typo)
+    assert "did you mean 'ravdess'" in config_errors("r", {"enabled": True, "type": "ravdes"})[0]
+    assert "`folds: 1`" in config_errors("ravdess", {"enabled": True, "folds": 1})[0]
+    assert config_errors("ravdess", {"enabled": True, "path": None, "folds": "loso"}) == []
+    assert config_errors("iemocap", {"enabled": True, "classes": "full"}) == []
+    assert "unknown key `classes`" in config_errors("ravdess", {"enabled": True, "classes": "full"})[0]
+    with pytest.raises(ValueError, match="corpora.mine: a manifest corpus needs `label_map:`"):
+        check_config({"mine": {"enabled": True, "type": "manifest", "path": "/d", "manifest": "m.csv"}})
+    with pytest.raises(ValueError, match="needs `manifest:`"):  # the reader says it too, for direct calls
+        REGISTRY["manifest"].index(tmp_path, {"label_map": {}}, corpus="mine")
+
+
 def test_unknown_corpus_type_names_the_known_ones():
     with pytest.raises(KeyError, match="known"):
         corpus_type("x", {"type": "nope"})

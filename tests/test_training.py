@@ -11,7 +11,7 @@ from emoforge.corpora import REGISTRY, write_index
 from emoforge.features.audio import MelConfig
 from emoforge.features.extract import extract_audio, extract_images, extract_vectors, load_logmel
 from emoforge.train import faces, ser, ser_fit, translate
-from emoforge.train.common import fold_split, speaker_folds
+from emoforge.train.common import fold_split, load_state, speaker_folds
 
 SER_CFG = dict(seed=0, folds=4, epochs=1, lr=1e-3, weight_decay=0.01, lr_patience=1, patience=3,
                frames=200, batch_size=16, device="cpu")
@@ -112,8 +112,12 @@ def fit_fold(demo, runs, variant, fold=1):
 def test_every_ser_variant_trains_one_epoch(demo, ser_runs, variant):
     r, out = fit_fold(demo, ser_runs, variant)
     assert r["test/n"] == 60 and 0 <= r["test/ua"] <= 1
-    if models.get(variant).family == "torch":
-        assert r["test_tta/n"] == 60
+    if models.get(variant).feature == "logmel":  # demo clips are longer than 200 frames: crops differ
+        assert r["test_tta/n"] == 60 and r["tta/clips_with_views"] > 0
+    elif models.get(variant).family == "torch":  # one fixed vector per clip: one view, no TTA to report
+        assert "test_tta/ua" not in r and r["tta/clips_with_views"] == 0
+    else:
+        assert "test_tta/ua" not in r
     pred = np.load(out / "predictions.npz")
     assert pred["scores"].shape[0] == 60 and pred["val_scores"].shape[0] == 60  # one speaker each of 4
     assert not set(pred["item_id"]) & set(pred["val_item_id"])
@@ -125,6 +129,8 @@ def test_fusion_picks_its_weights_on_validation_speakers(demo, ser_runs):
     from emoforge.train.fusion import probabilities, weight_grid
     r, out = fit_fold(demo, ser_runs, "fusion_cnn_compare")
     assert r["wall_s"] > r["wall_s_own"]  # a fused fold costs its members' training too
+    members = [json.loads((ser_runs / m / "speaker" / "fold1" / "metrics.json").read_text()) for m in r["weights"]]
+    assert r["test_speakers"] and all(r["test_speakers"] == m["test_speakers"] for m in members)
     assert sum(r["weights"].values()) == pytest.approx(1.0) and set(r["weights"]) == {"cnn_logmel", "compare_linear"}
     # the grid includes each member alone, so the fused validation UA is at least the best member's
     for member in r["weights"]:
@@ -134,6 +140,23 @@ def test_fusion_picks_its_weights_on_validation_speakers(demo, ser_runs):
     assert len(weight_grid(2)) == 11 and len(weight_grid(3)) == 66
     assert all(sum(w) == pytest.approx(1) for w in weight_grid(3))
     assert np.allclose(probabilities(np.array([[0.0, np.log(3.0)]])), [[0.25, 0.75]])
+
+
+def test_tta_is_not_reported_when_every_clip_fits_in_one_crop(demo, tmp_path):
+    """Clips shorter than `frames` give k identical views: a TTA score would equal the plain one."""
+    cfg = {**SER_CFG, "frames": 3000}
+    r = ser.fit(cfg, ser.Paths(demo / "feat_speech", tmp_path / "fold0"), "demo_speech", "cnn_logmel", 0)
+    assert r["tta/clips_with_views"] == 0 and "test_tta/ua" not in r and "test/ua" in r
+
+
+def test_loso_makes_one_fold_per_speaker(demo):
+    from emoforge.train.common import fold_count, split_items
+    manifest = load_logmel(demo / "feat_speech")[0]
+    assert fold_count(manifest, "loso") == 4 and fold_count(manifest, 3) == 3
+    for fold in range(4):
+        idx = split_items(manifest, "speaker", "loso", fold, seed=0)
+        assert manifest["split_group"].iloc[idx["test"]].nunique() == 1
+        assert manifest["split_group"].iloc[idx["val"]].nunique() == 1
 
 
 def test_fusion_without_its_members_is_a_clear_error(demo, tmp_path):
@@ -222,11 +245,18 @@ def test_translation_one_epoch(demo, tmp_path):
     assert r["test/pairs"] > 0 and r["test/mcd_db"] > 0 and r["test/mcd_db_no_conversion"] > 0
     ex = np.load(tmp_path / "tr" / "example.npz")
     assert ex["generated"].shape == ex["target"].shape == (64, 64)
+    # its checkpoint holds tensors and plain types only, and a longer run resumes it
+    assert load_state(tmp_path / "tr" / "checkpoint.pt")["epoch"] == 0
+    r2 = translate.fit({**TR_CFG, "epochs": 2}, demo / "feat_speech", tmp_path / "tr", "demo_speech", "unet_gan")
+    assert r2["epochs_run"] == 2 and r2["mlflow_run_id"] == r["mlflow_run_id"]
 
 
 def test_faces_one_epoch(demo, tmp_path):
     r = faces.fit(FACE_CFG, demo / "feat_faces", tmp_path / "faces", "demo_faces", "cgan")
     assert 0.0 <= r["gen/wa"] <= 1.0 and r["gen/n"] == 7 * 200
+    assert load_state(tmp_path / "faces" / "checkpoint.pt")["epoch"] == 0
+    r2 = faces.fit({**FACE_CFG, "epochs": 2}, demo / "feat_faces", tmp_path / "faces", "demo_faces", "cgan")
+    assert r2["epochs_run"] == 2 and r2["mlflow_run_id"] == r["mlflow_run_id"]
     assert np.load(tmp_path / "faces" / "samples.npy").shape == (56, 48, 48)
 
 
@@ -274,6 +304,21 @@ def test_per_speaker_normalisation_uses_each_speakers_own_statistics():
     x = np.array([[1.0], [3.0], [100.0], [300.0]])
     z = per_speaker_z(x, np.array(["a", "a", "b", "b"]))
     assert np.allclose(z.ravel(), [-1, 1, -1, 1], atol=1e-5)
+
+
+class _Payload:
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch payload-ran",))
+
+
+def test_a_checkpoint_with_a_pickled_payload_is_refused_and_never_run(tmp_path):
+    from emoforge.train.common import Checkpoint, config_hash
+    path = tmp_path / "fold0.pt"
+    torch.save({"epoch": 3, "config_hash": config_hash({}), "evil": _Payload()}, path)
+    with pytest.raises(ValueError, match="refusing to load"):
+        Checkpoint(path, {}).load("cpu")
+    assert not (tmp_path / "payload-ran").exists() and path.exists()  # nothing ran, nothing deleted
 
 
 def test_best_weights_snapshot_does_not_follow_later_updates():

@@ -13,8 +13,9 @@ log = logging.getLogger("emoforge")
 
 
 def _corpus(args):
-    from .corpora import corpus_type
+    from .corpora import check_config, corpus_type
     cfg = json.loads(args.cfg)
+    check_config({args.corpus: cfg})
     return corpus_type(args.corpus, cfg), cfg
 
 

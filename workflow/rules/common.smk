@@ -4,9 +4,13 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from emoforge.corpora import corpus_type
+from emoforge.corpora import check_config, corpus_type
 from emoforge.features.audio import VECTORS
 
+try:
+    check_config(config.get("corpora"))  # before the schema: its messages name the fix
+except ValueError as e:
+    raise WorkflowError(str(e))
 validate(config, "../schemas/params.schema.yaml")
 
 CORPORA = {name: c for name, c in config["corpora"].items() if c.get("enabled")}
@@ -67,8 +71,10 @@ def corpus_json(wildcards):
     return json.dumps({**CORPORA[wildcards.corpus], "seed": config["seed"]}, sort_keys=True)
 
 
-def task_json(task, **overrides):
-    return json.dumps({**config[task], "seed": config["seed"], "device": config["device"], **overrides}, sort_keys=True)
+def task_json(task, drop=(), **settings):
+    """A task's params section with `settings` on top, as JSON, leaving out the keys in `drop`."""
+    cfg = {**config[task], "seed": config["seed"], "device": config["device"], **settings}
+    return json.dumps({k: v for k, v in cfg.items() if k not in drop}, sort_keys=True)
 
 
 def ser_setting(variant, key):
@@ -76,24 +82,34 @@ def ser_setting(variant, key):
     return config["ser"].get("overrides", {}).get(variant, {}).get(key, config["ser"][key])
 
 
-FAN_OUT_KEYS = ("corpora", "variants", "protocols", "overrides", "model")
+FAN_OUT_KEYS = ("corpora", "variants", "protocols", "overrides")
 
 
 def ser_json(w):
-    """One fold's settings: the `ser` keys with this variant's overrides and model options, and
-    none of the keys that only say what to fan out, so adding a variant leaves the others be."""
+    """One fold's settings: the `ser` keys with this variant's overrides and only its model options,
+    and none of the keys that only say what to fan out, so adding a variant leaves the others be."""
     ser = config["ser"]
-    overrides = ser.get("overrides", {}).get(w.variant, {})
     model = {w.variant: ser["model"][w.variant]} if w.variant in ser.get("model", {}) else {}
-    cfg = {**ser, "seed": config["seed"], "device": config["device"], **overrides}
-    return json.dumps({**{k: v for k, v in cfg.items() if k not in FAN_OUT_KEYS}, "model": model,
-                       "folds": ser_folds(w.corpus)}, sort_keys=True)
+    settings = {**ser.get("overrides", {}).get(w.variant, {}), "model": model, "folds": ser_folds(w.corpus)}
+    return task_json("ser", FAN_OUT_KEYS, **settings)
 
 
 def ser_folds(corpus):
-    """`folds: auto` takes the corpus's own protocol (e.g. IEMOCAP's 5 sessions)."""
-    folds = config["ser"]["folds"]
-    return corpus_type(corpus, CORPORA[corpus]).default_folds if folds == "auto" else int(folds)
+    """A corpus's SER folds: its own `folds:` entry, else `ser.folds`, else (`auto`) the corpus
+    type's protocol (e.g. IEMOCAP's 5 sessions). An integer, or `loso`: one fold per speaker."""
+    folds = CORPORA[corpus].get("folds", config["ser"]["folds"])
+    return corpus_type(corpus, CORPORA[corpus]).default_folds if folds == "auto" else folds
+
+
+def ser_fold_numbers(corpus):
+    """0..n-1; for `loso`, n is the number of speakers in the corpus's index (made first: a checkpoint)."""
+    folds = ser_folds(corpus)
+    if folds != "loso":
+        return range(int(folds))
+    import pandas as pd
+
+    index = pd.read_parquet(checkpoints.index.get(corpus=corpus).output[0], columns=["split_group", "status"])
+    return range(index.loc[index["status"] == "ok", "split_group"].nunique())
 
 
 def raw_input(wildcards):

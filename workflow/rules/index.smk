@@ -1,5 +1,5 @@
 # One Parquet index per corpus, in the shared contract; broken files are quarantined.
-rule index:
+checkpoint index:  # a checkpoint: `folds: loso` counts the speakers it lists
     input:
         raw_input,
     output:

@@ -7,14 +7,14 @@ rule prepare:
 
 rule train:
     input:
-        SER_METRICS,
+        ser_metrics,
         TRANSLATE_METRICS,
         FACES_METRICS,
 
 
 rule report:
     input:
-        ser=SER_METRICS,
+        ser=ser_metrics,
         translate=TRANSLATE_METRICS,
         faces=FACES_METRICS,
         indexes=expand("data/index/{corpus}.parquet", corpus=CORPORA),
@@ -34,7 +34,7 @@ rule report:
 rule benchmark_ser:
     """reports/benchmarks/ser_<corpus>.json: every variant's fold metrics and wall time."""
     input:
-        lambda w: [p for p in SER_METRICS if p.startswith(f"data/models/ser/{w.corpus}/")],
+        lambda w: ser_metrics(corpora=[w.corpus]),
     output:
         "reports/benchmarks/ser_{corpus}.json",
     log:

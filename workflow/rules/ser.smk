@@ -22,10 +22,13 @@ rule ser_fold:
         "2>&1 | tee {log}"
 
 
-SER_METRICS = [
-    f"data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/metrics.json"
-    for corpus in SER_CORPORA
-    for variant in config["ser"]["variants"]
-    for protocol in ser_setting(variant, "protocols")
-    for fold in range(ser_folds(corpus))
-]
+def ser_metrics(wildcards=None, corpora=SER_CORPORA):
+    """Every fold's metrics file; an input function, since a `loso` corpus's folds are known
+    only once its index exists."""
+    return [
+        f"data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/metrics.json"
+        for corpus in corpora
+        for variant in config["ser"]["variants"]
+        for protocol in ser_setting(variant, "protocols")
+        for fold in ser_fold_numbers(corpus)
+    ]

@@ -61,6 +61,29 @@ class Corpus:
     default_folds: int = 5
     licence: str = ""
     how_to_get: str = ""  # said when there is no download and no user copy
+    # the params keys of this corpus type beyond COMMON_KEYS: key -> what to give (for errors)
+    options: dict[str, str] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
+# Keys every corpus entry may have in params.yaml (corpora.<name>.<key>)
+COMMON_KEYS = {
+    "enabled": "true or false",
+    "type": "the corpus type (registry row); by default the entry's own name",
+    "path": "your copy of the corpus (a folder); null to download it",
+    "url": "a mirror of the corpus archive (with sha256 or md5)",
+    "sha256": "the SHA-256 of the archive at url",
+    "md5": "the MD5 of the archive at url",
+    "filename": "the archive's file name, when the url does not end in it",
+    "seed": "set by the workflow from the top-level seed",
+    "folds": "speaker folds for SER: an integer, or loso (leave one speaker out); default: the corpus's own",
+}
+
+
+def item_path(root: Path, path: str) -> Path:
+    """Where an index row's file is: `path` relative to the corpus folder, or absolute.
+    Every stage after the index reads files through this one function."""
+    return Path(root) / path
 
 
 def to_frame(items: Iterable[Item]) -> pd.DataFrame:

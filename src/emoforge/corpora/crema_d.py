@@ -141,4 +141,8 @@ def download(dest: Path, cfg: dict) -> None:
 
 
 CORPUS = Corpus(name="crema_d", modality="audio", index=index, download=download, default_folds=6,
-                description="CREMA-D, 91 actors, 6 emotions", licence="ODbL 1.0 / DbCL 1.0")
+                description="CREMA-D, 91 actors, 6 emotions", licence="ODbL 1.0 / DbCL 1.0",
+                options={"checksums": "a table of file,sha256,bytes to check the download against",
+                         "commit": "the repository commit to download", "download_threads": "parallel downloads",
+                         "demographics_url": "where VideoDemographics.csv comes from",
+                         **{k: "a mirror of " + v for k, v in SOURCES.items()}})

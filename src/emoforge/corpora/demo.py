@@ -26,6 +26,9 @@ def index_faces(root: Path, cfg: dict, corpus: str = "demo_faces") -> list[Item]
 
 
 SPEECH = Corpus(name="demo_speech", modality="audio", index=index_speech, download=make_speech,
-                default_folds=4, description="SYNTHETIC demo speech (RAVDESS layout)", licence="CC0")
+                default_folds=4, description="SYNTHETIC demo speech (RAVDESS layout)", licence="CC0",
+                options={"actors": "how many synthetic speakers (2-24)"})
 FACES = Corpus(name="demo_faces", modality="image", index=index_faces, download=make_faces,
-               default_folds=1, description="SYNTHETIC demo faces (FER-2013 layout)", licence="CC0")
+               default_folds=1, description="SYNTHETIC demo faces (FER-2013 layout)", licence="CC0",
+               options={"train_per_class": "faces drawn per class for training",
+                        "test_per_class": "faces drawn per class for testing"})

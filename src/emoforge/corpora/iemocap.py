@@ -71,4 +71,4 @@ def index(root: Path, cfg: dict, corpus: str = "iemocap") -> list[Item]:
 
 CORPUS = Corpus(name="iemocap", modality="audio", index=index, download=None, default_folds=5,
                 description="IEMOCAP, 5 sessions, leave-one-session-out", licence="USC SAIL licence",
-                how_to_get=HOW_TO_GET)
+                how_to_get=HOW_TO_GET, options={"classes": "four (exc -> happy, the usual 4-class set) or full"})

@@ -72,4 +72,5 @@ def download(dest: Path, cfg: dict) -> None:
 
 
 CORPUS = Corpus(name="ravdess", modality="audio", index=index, download=download, default_folds=6,
-                description="RAVDESS speech, 24 actors, 8 emotions", licence="CC BY-NC-SA 4.0")
+                description="RAVDESS speech, 24 actors, 8 emotions", licence="CC BY-NC-SA 4.0",
+                options={"parts": "which Zenodo archives to download, e.g. [speech]"})

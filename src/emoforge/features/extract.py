@@ -18,6 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..corpora import read_index
+from ..corpora.base import item_path
 from .audio import VECTORS, MelConfig, load_audio, log_mel
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def _map_files(work, paths, workers: int, desc: str):
 
 
 def _mel(rel: str, root: Path, cfg: MelConfig) -> np.ndarray:
-    return log_mel(load_audio(root / rel, cfg.sample_rate), cfg).astype(np.float16)
+    return log_mel(load_audio(item_path(root, rel), cfg.sample_rate), cfg).astype(np.float16)
 
 
 def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, workers: int = 1) -> pd.DataFrame:
@@ -79,8 +80,9 @@ def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, w
 
 
 def _vectors(rel: str, root: Path, cfg: MelConfig, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    audio = load_audio(root / rel, cfg.sample_rate)
-    return {k: VECTORS[k](root / rel, audio, cfg) for k in names}
+    path = item_path(root, rel)
+    audio = load_audio(path, cfg.sample_rate)
+    return {k: VECTORS[k](path, audio, cfg) for k in names}
 
 
 def extract_vectors(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, vectors: tuple[str, ...],
@@ -93,9 +95,10 @@ def extract_vectors(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig,
     out_dir.mkdir(parents=True, exist_ok=True)
     work = partial(_vectors, root=root, cfg=cfg, names=tuple(vectors))
     per_item = list(_map_files(work, index["path"], workers, f"{'+'.join(vectors)} {index_path.stem}"))
+    item_labels = _labels(index)
     for name in vectors:
         vec = np.stack([v[name] for v in per_item])
-        labels = _labels(index)
+        labels = item_labels
         if vec.ndim == 3:  # (items, copies, values): a row per copy, item-major, copy 0 = the clip itself
             labels = labels.loc[labels.index.repeat(vec.shape[1])].reset_index(drop=True)
             labels["copy"] = np.tile(np.arange(vec.shape[1]), len(index))

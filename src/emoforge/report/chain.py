@@ -9,10 +9,11 @@ import torch
 
 from ..labels import FACE_EMOTIONS, SPEECH_TO_FACE
 from ..models.face_cgan import FaceGenerator
+from ..train.common import load_state
 
 
 def load_generator(path: Path) -> FaceGenerator:
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_state(path)
     kw = state["config"].get("model", {}).get(state["config"]["variant"], {})
     G = FaceGenerator(len(state["labels"]), **kw)
     G.load_state_dict(state["G"])

@@ -37,7 +37,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     labels_text = sorted(manifest["emotion"].unique())
     y = manifest["emotion"].map({e: i for i, e in enumerate(labels_text)}).to_numpy(np.int64)
     x = per_speaker_z(np.nan_to_num(inputs.data), manifest["speaker"].to_numpy())
-    idx = split_items(manifest, protocol, int(cfg["folds"]), fold, seed)
+    idx = split_items(manifest, protocol, cfg["folds"], fold, seed)
     run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {
         "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol}
     grid = spec.settings(cfg).get("C_grid", C_GRID)

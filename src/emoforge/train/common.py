@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 import random
 from pathlib import Path
 
@@ -80,14 +81,31 @@ PROTOCOL_NAMES = {"speaker": "speaker-independent", "random": "random split (spe
 COPIES_AS_ITEMS = {"augsplit"}  # protocols under which augmented copies are items of their own
 
 
-def split_items(manifest, protocol: str, n_folds: int, fold: int, seed: int) -> dict[str, np.ndarray]:
+def fold_count(manifest, folds: int | str) -> int:
+    """`folds` as a number: `loso` (leave one speaker out) is one fold per speaker."""
+    return manifest["split_group"].nunique() if folds == "loso" else int(folds)
+
+
+def split_items(manifest, protocol: str, folds: int | str, fold: int, seed: int) -> dict[str, np.ndarray]:
     if protocol not in PROTOCOLS:
         raise KeyError(f"unknown protocol {protocol!r}; known: {sorted(PROTOCOLS)}")
-    return PROTOCOLS[protocol](manifest, n_folds, fold, seed)
+    return PROTOCOLS[protocol](manifest, fold_count(manifest, folds), fold, seed)
 
 
 def config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_state(path: Path, map_location="cpu") -> dict:
+    """A checkpoint or model file, read as tensors and plain types only: files arrive from shared
+    DVC remotes and other people's runs, and unpickling arbitrary objects can run their code."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        why = next((line.strip() for line in str(e).splitlines() if "Unsupported" in line), "")
+        raise ValueError(f"refusing to load {path}: it holds Python objects other than tensors and plain "
+                         f"types, which could run code when loaded ({why[:200]}). If it is yours from an "
+                         "older emoforge, delete it and train again.") from None
 
 
 # How long to train may change between an interruption and its resume; nothing else may.
@@ -103,7 +121,7 @@ class Checkpoint:
     def load(self, map_location) -> dict | None:
         if not self.path.exists():
             return None
-        state = torch.load(self.path, map_location=map_location, weights_only=False)
+        state = load_state(self.path, map_location)
         if state.get("config_hash") != self.hash:
             stale = self.path.with_name(f"{self.path.stem}.stale-{state.get('config_hash')}.pt")
             self.path.replace(stale)

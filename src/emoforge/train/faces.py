@@ -122,7 +122,7 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> d
                 opt_g.zero_grad(set_to_none=True); loss_g.backward(); opt_g.step()
                 sums += [loss_d.item(), loss_g.item()]; steps += 1
             acc = float((predict(judge, sample(G, probe, G.z_dim, device, seed), device).argmax(1) == probe).mean())
-            row = {"epoch": epoch, "train/d_loss": sums[0] / steps, "train/g_loss": sums[1] / steps,
+            row = {"epoch": epoch, "train/d_loss": float(sums[0] / steps), "train/g_loss": float(sums[1] / steps),
                    "gen/judge_acc": acc}
             history.append(row)
             mlrun.metrics(row, step=epoch)

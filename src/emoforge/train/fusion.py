@@ -37,7 +37,8 @@ def load_member(folder: Path) -> dict:
         raise ValueError(f"{folder}/predictions.npz has no validation scores (made by an older emoforge); "
                          "delete the folder and run the member again")
     metrics = json.loads((folder / "metrics.json").read_text())
-    return {**pred, "labels": metrics["labels"], "wall_s": metrics["wall_s"]}
+    return {**pred, "labels": metrics["labels"], "wall_s": metrics["wall_s"],
+            "test_speakers": metrics.get("test_speakers", [])}
 
 
 def _aligned(members: dict[str, dict], key: str) -> np.ndarray:
@@ -73,6 +74,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         scores = sum(wi * p for wi, p in zip(best[1], test))
         result = classification(y_test, scores, labels, "test")
         result.update({"labels": labels, "val/ua": best[0], "weights": weights, "epochs_run": 1, "protocol": protocol,
+                       "test_speakers": list(_aligned(members, "test_speakers")),
                        # what the fused model costs: its members' training plus the fusion itself
                        "wall_s": round(sum(m["wall_s"] for m in members.values()) + time.time() - t0, 2),
                        "wall_s_own": round(time.time() - t0, 2),

@@ -88,6 +88,10 @@ class LogMelInputs:
         """Test-time augmentation: k crops spread from the start to the end of each clip."""
         return [self.batch(idx, where=j / (k - 1)) for j in range(k)]
 
+    def distinct_views(self, idx: np.ndarray, k: int = 5) -> np.ndarray:
+        """How many different crops each clip's views hold: 1 for a clip no longer than `frames`."""
+        return np.array([min(k, max(1, len(self.data[i]) - self.frames + 1)) for i in idx])
+
     def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         return spec_augment(x, gen)
 
@@ -115,7 +119,7 @@ class VectorInputs:
                 raise ValueError(f"{name} has no augmented copies, so it cannot make copies into items "
                                  "(the augsplit protocol needs a feature such as r2_kaggle)")
             table["item_id"] = table["item_id"].astype(str) + "#copy" + table["copy"].astype(str)
-        self.manifest = table.drop(columns=cols + (["copy"] if "copy" in table.columns else []))
+        self.manifest = table.drop(columns=[*cols, "copy"], errors="ignore")
         self.data = table[cols].to_numpy(np.float32)
         self.mu, self.sd = 0.0, 1.0
 
@@ -144,6 +148,9 @@ class VectorInputs:
 
     def views(self, idx: np.ndarray, k: int = 5) -> list[torch.Tensor]:
         return [self.batch(idx)]
+
+    def distinct_views(self, idx: np.ndarray, k: int = 5) -> np.ndarray:
+        return np.ones(len(idx), dtype=int)
 
     def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         return x

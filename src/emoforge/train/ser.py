@@ -91,7 +91,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     manifest = inputs.manifest
     labels_text = sorted(manifest["emotion"].unique())
     y = manifest["emotion"].map({e: i for i, e in enumerate(labels_text)}).to_numpy(np.int64)
-    idx = split_items(manifest, protocol, int(cfg["folds"]), fold, seed)
+    idx = split_items(manifest, protocol, cfg["folds"], fold, seed)
     inputs.fit(idx["train"])
 
     aux = aux_targets(manifest) if spec.multitask else {}
@@ -168,8 +168,13 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
             model.load_state_dict(best["model"])
         scores = _predict(model, inputs, idx["test"], batch, device)
         result = classification(y[idx["test"]], scores, labels_text, "test")
-        result.update(classification(y[idx["test"]], _predict_tta(model, inputs, idx["test"], batch, device),
-                                     labels_text, "test_tta"))
+        # test-time augmentation only where a clip has more than one view: for clips that fit
+        # in one crop (or fixed vectors) its score would equal the plain one by construction
+        with_views = inputs.distinct_views(idx["test"]) > 1
+        result["tta/clips_with_views"] = float(with_views.mean())
+        if with_views.any():
+            result.update(classification(y[idx["test"]], _predict_tta(model, inputs, idx["test"], batch, device),
+                                         labels_text, "test_tta"))
         result.update({"labels": labels_text, "best_epoch": best.get("epoch"), "val/ua": best["val/ua"],
                        "epochs_run": len(history), "protocol": protocol,
                        "test_speakers": sorted(manifest["split_group"].iloc[idx["test"]].unique().tolist()), "wall_s": round(time.time() - t0, 2),
