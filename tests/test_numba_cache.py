@@ -119,3 +119,41 @@ def test_features_from_parallel_workers_leave_a_cache_the_next_process_can_use(t
     reader = subprocess.run([sys.executable, "-c", READER], env=env, capture_output=True, text=True)
     assert reader.returncode == 0, f"reader died with {reader.returncode}: {reader.stderr[-3000:]}"
     assert "reader ok" in reader.stdout
+
+
+GUFUNC_PAIR = """
+import sys
+import numpy as np
+if sys.argv[1] == "safe":
+    from emoforge.numba_cache import install
+    install()
+from numba import guvectorize
+from kernel import first
+
+
+explicit = guvectorize(["(f8[:], f8[:])"], "(n)->(n)", cache=True)(first)
+dynamic = guvectorize("(n)->(n)", cache=True)(first)
+out = np.zeros(3)
+dynamic(np.full(3, 7.0), out)
+print("first", out[0])
+"""
+
+
+def test_a_gufunc_wrapper_is_never_loaded_beside_a_kernel_it_was_not_built_for(tmp_path):
+    """numba issue #10128: a gufunc's kernel and its wrapper are cached apart, and the wrapper
+    calls the kernel by a name with a per-process counter in it. Two gufuncs over one function
+    in one process are enough to pair a wrapper with the wrong kernel: pinned numba crashes."""
+    (tmp_path / "kernel.py").write_text("def first(x, out):\n    out[0] = x[0]\n")
+    (tmp_path / "pair.py").write_text(GUFUNC_PAIR)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
+
+    def pair(mode):
+        return subprocess.run([sys.executable, str(tmp_path / "pair.py"), mode], env=env,
+                              cwd=tmp_path, capture_output=True, text=True)
+
+    stock = pair("stock")
+    assert stock.returncode != 0, "stock numba no longer crashes here: is the patch still needed?"
+    for run in range(2):  # the second run loads everything the first one cached
+        safe = pair("safe")
+        assert safe.returncode == 0, f"run {run} died with {safe.returncode}: {safe.stderr[-2000:]}"
+        assert "first 7.0" in safe.stdout

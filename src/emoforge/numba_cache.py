@@ -1,26 +1,35 @@
 """Numba's on-disk cache, made safe for several processes writing it at once.
 
-librosa compiles its kernels with numba and caches them on disk (NUMBA_CACHE_DIR). numba
-0.68 saves a compiled signature by reading the cache index, taking the first data-file
-number the index does not name, writing the index, then the data file. Two processes that
-compile different signatures of one function at the same time (the feature pool does) can
-take the same number: the index then names one signature's file while the file holds the
-other signature's machine code, and the next process that loads it runs the wrong code.
-That is how `chroma_stft` segfaulted in a test run after the demo had extracted features.
+librosa compiles its kernels with numba and caches them on disk (NUMBA_CACHE_DIR). The demo's
+parallel feature extraction left caches under which librosa's `chroma_stft` segfaulted in
+the next process (CI, twice). numba 0.68 has two races there:
 
-`install()` replaces numba's save and load for the whole process:
+1. Index numbering. A save reads the cache index, takes the first data-file number the index
+   does not name, then writes the index and the data file. Two processes saving different
+   signatures of one function can take the same number: the index then names one
+   signature's file while the file holds the other's machine code.
+2. gufunc kernel and wrapper (numba issue #10128). A `guvectorize` function is cached as two
+   entries: the kernel and a wrapper that calls the kernel by its symbol name. That name
+   carries a per-process counter (`abi:v<N>`), so a kernel cached by one process and a
+   wrapper cached by another disagree on it, and the wrapper jumps to a null pointer. One
+   process defining two gufuncs over one Python function hits it too.
+
+`install()` patches numba for the whole process:
 - each data file is named after a hash of its index key (signature, CPU, bytecode), so two
-  signatures can never share a file, whatever the timing;
-- the data is written before the index names it, under an exclusive lock on the index, so
-  no writer's entry is lost and no reader finds an entry without its file;
-- an index entry whose file is not named after its key (numba's own numbering, as left by an
-  older run) is not trusted: the signature is compiled again and saved the safe way, so a
-  cache poisoned before this fix heals itself.
+  signatures never share a file; the data is written before the index names it, under an
+  exclusive lock on the index, so no writer's entry is lost and no reader finds an entry
+  without its file;
+- an index entry whose file is not named after its key (numba's numbering, as left by an
+  older run) is not trusted: it is compiled again and saved the safe way;
+- a gufunc wrapper's cache key includes the kernel symbol it calls, so a wrapper is only
+  loaded next to the kernel it was built for; any other pairing is a miss and is rebuilt.
+Old caches heal themselves: none of their entries match the new keys.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
+
+from filelock import FileLock
 
 _installed = False
 
@@ -31,24 +40,9 @@ def data_name(cache_file, key) -> str:
     return cache_file._data_name_pattern.replace("{number:d}", digest)
 
 
-@contextlib.contextmanager
-def _index_lock(index_path: str):
-    try:
-        import fcntl
-    except ImportError:  # no POSIX locks: hashed names alone still keep every entry right
-        yield
-        return
-    with open(index_path + ".lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _save(self, key, data) -> None:
     name = data_name(self, key)
-    with _index_lock(self._index_path):
+    with FileLock(self._index_path + ".lock"):
         self._save_data(name, data)
         overloads = self._load_index()
         overloads[key] = name
@@ -65,12 +59,40 @@ def _load(self, key):
         return None
 
 
+class _KernelBoundCache:
+    """A gufunc wrapper's cache whose keys carry the symbol of the kernel the wrapper calls."""
+
+    def __init__(self, cache, kernel_symbol: str):
+        self._cache = cache
+        self._kernel_symbol = kernel_symbol
+
+    def load_overload(self, sig, target_context):
+        return self._cache.load_overload((sig, self._kernel_symbol), target_context)
+
+    def save_overload(self, sig, data) -> None:
+        self._cache.save_overload((sig, self._kernel_symbol), data)
+
+
+def _bind_wrapper_cache_to_kernel(wrapper_class) -> None:
+    from numba.core.caching import NullCache
+
+    original_init = wrapper_class.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        if not isinstance(self.cache, (NullCache, _KernelBoundCache)):
+            self.cache = _KernelBoundCache(self.cache, self.fndesc.mangled_name)
+
+    wrapper_class.__init__ = init
+
+
 def install() -> None:
-    """Patch numba's cache file class once per process (before anything is compiled or loaded)."""
+    """Patch numba's cache once per process (before anything is compiled or loaded)."""
     global _installed
     if _installed:
         return
     from numba.core.caching import IndexDataCacheFile
+    from numba.np.ufunc.wrappers import _GufuncWrapper
 
     needed = ("_load_index", "_save_index", "_load_data", "_save_data", "_data_name_pattern", "_index_path")
     probe = IndexDataCacheFile("/nonexistent", "probe", None)  # __init__ only stores names
@@ -80,6 +102,7 @@ def install() -> None:
                            "for parallel jobs; install the numba version pinned in pyproject.toml")
     IndexDataCacheFile.save = _save
     IndexDataCacheFile.load = _load
+    _bind_wrapper_cache_to_kernel(_GufuncWrapper)
     _installed = True
 
 

@@ -5,11 +5,12 @@ says otherwise; artifacts go beside it in mlartifacts/.
 """
 from __future__ import annotations
 
-import fcntl
 import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from filelock import FileLock
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
@@ -37,12 +38,8 @@ def _store_lock(uri: str) -> Iterator[None]:
         return
     lock = Path(uri.removeprefix("sqlite:///") + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with FileLock(lock):
+        yield
 
 
 class Run:
