@@ -1,0 +1,164 @@
+"""WORLD analysis and resynthesis, conversion metrics, pairing, and the WORLD converters."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from emoforge.evaluate.conversion import MCD_CONSTANT, Tracks, analyze_for_eval, compare, dtw_path, mcd_db
+from emoforge.features.world import FRAME_MS, World, analyze, synthesize
+
+SR = 16000
+
+
+def voiced_tone(f0: float, tilt: float = 1.0, seconds: float = 1.0, sr: int = SR) -> np.ndarray:
+    """A vowel-like sound: harmonics of f0 falling as 1/k**tilt, over a faint noise floor,
+    with 0.1 s of near-silence around it."""
+    t = np.arange(int(seconds * sr)) / sr
+    wave = sum(np.sin(2 * np.pi * f0 * k * t) / k ** tilt for k in range(1, int(7000 / f0)))
+    silence = np.zeros(sr // 10)
+    audio = np.concatenate([silence, 0.3 * wave / np.abs(wave).max(), silence])
+    return (audio + 1e-3 * np.random.default_rng(0).standard_normal(len(audio))).astype(np.float32)
+
+
+def test_world_round_trip_keeps_pitch_length_and_spectrum():
+    audio = voiced_tone(150.0)
+    world = analyze(audio, SR)
+    voiced = world.f0[world.f0 > 0]
+    assert len(voiced) > 0.8 * 1000 / FRAME_MS
+    assert np.median(voiced) == pytest.approx(150.0, rel=0.02)
+    resynth = synthesize(world)
+    assert abs(len(resynth) - len(audio)) <= SR * FRAME_MS / 1000
+    original, again = Tracks.of(analyze_for_eval(audio, SR)), Tracks.of(analyze_for_eval(resynth, SR))
+    round_trip = compare(again, original)
+    assert round_trip["mcd_db"] < 4.0 and round_trip["logf0_rmse"] < 0.05 and round_trip["vuv_error"] < 0.05
+    other_vowel = compare(Tracks.of(analyze_for_eval(voiced_tone(150.0, tilt=2.0), SR)), original)
+    assert other_vowel["mcd_db"] > round_trip["mcd_db"] + 2.0
+    octave_up = compare(Tracks.of(analyze_for_eval(voiced_tone(300.0), SR)), original)
+    assert octave_up["logf0_rmse"] == pytest.approx(np.log(2), rel=0.05)
+
+
+def test_analysis_refuses_what_is_not_mono_speech():
+    with pytest.raises(ValueError, match="mono audio of at least 50 ms"):
+        analyze(np.zeros(100, dtype=np.float32), SR)
+    with pytest.raises(ValueError, match="mono"):
+        analyze(np.zeros((SR, 2), dtype=np.float32), SR)
+
+
+def test_mcd_is_the_standard_constant_times_the_cepstral_distance_without_c0():
+    a = np.zeros((4, 25))
+    b = a.copy()
+    b[:, 0] = 5.0  # loudness alone costs nothing
+    assert mcd_db(a, b) == 0.0
+    b[:, 1], b[:, 2] = 0.3, 0.4
+    assert mcd_db(a, b) == pytest.approx(MCD_CONSTANT * 0.5)
+    assert MCD_CONSTANT == pytest.approx(6.1418, abs=1e-4)
+
+
+def test_dtw_aligns_a_slowed_copy_frame_for_frame():
+    rng = np.random.default_rng(0)
+    a = np.cumsum(rng.standard_normal((40, 24)), axis=0)
+    slowed = np.repeat(a, 2, axis=0)  # every frame held twice as long
+    ia, ib = dtw_path(a, slowed)
+    assert (ia[0], ib[0]) == (0, 0) and (ia[-1], ib[-1]) == (39, 79)
+    assert np.all(np.diff(ia) >= 0) and np.all(np.diff(ib) >= 0)
+    assert np.array_equal(ia, ib // 2)
+
+
+def test_pairs_join_the_same_utterance_in_two_emotions_only():
+    from emoforge.train.translate_world import any_to_any_pairs
+
+    rows = [{"speaker": s, "sentence": n, "repetition": "01", "emotion": e}
+            for s in ("1", "2") for n in ("a", "b") for e in ("neutral", "angry", "sad")]
+    rows.append({"speaker": "1", "sentence": "a", "repetition": "02", "emotion": "happy"})  # no partner
+    clips = pd.DataFrame(rows)
+    pairs = any_to_any_pairs(clips)
+    assert len(pairs) == 2 * 2 * 3 * 2
+    for s, t in pairs:
+        same = ["speaker", "sentence", "repetition"]
+        assert clips.loc[s, same].tolist() == clips.loc[t, same].tolist()
+        assert clips.at[s, "emotion"] != clips.at[t, "emotion"]
+    with pytest.raises(ValueError, match="no parallel sentences"):
+        any_to_any_pairs(clips.assign(sentence=None))
+
+
+def _world(f0_hz: float, frames: int, gain: float = 1.0) -> World:
+    f0 = np.full(frames, f0_hz)
+    f0[::10] *= 1.1  # some pitch movement, so the range is defined
+    f0[:3] = 0.0
+    envelope = np.full((frames, 513), 1e-3 * gain)
+    return World(f0=f0, envelope=envelope, aperiodicity=np.full((frames, 513), 0.1), sample_rate=SR)
+
+
+def test_prosody_baseline_moves_pitch_loudness_and_rate_as_training_pairs_did():
+    from emoforge.convert import get
+
+    baseline = get("prosody_baseline")()
+    train = [(_world(120.0 * k, 200), _world(180.0 * k, 300, gain=4.0), "neutral", "angry") for k in (1.0, 1.2)]
+    baseline.fit(train)
+    shift = baseline.shifts[("neutral", "angry")]
+    assert shift.f0_offset == pytest.approx(np.log(1.5), rel=1e-3)
+    assert shift.loudness_offset == pytest.approx(np.log(4.0), rel=1e-6)
+    assert shift.rate == pytest.approx(1.5, rel=1e-6)
+    converted = baseline.convert(_world(100.0, 100), "neutral", "angry")
+    assert converted.frames == 150
+    assert np.median(converted.f0[converted.f0 > 0]) == pytest.approx(150.0, rel=1e-3)
+    assert (converted.f0 == 0).sum() == pytest.approx(3 * 1.5, abs=1)  # unvoiced stays unvoiced
+    with pytest.raises(KeyError, match="no training pair went from 'angry'"):
+        baseline.convert(_world(100.0, 100), "angry", "neutral")
+
+
+def test_no_conversion_returns_the_source_untouched():
+    from emoforge.convert import get
+
+    world = _world(100.0, 50)
+    assert get("no_conversion")().convert(world, "neutral", "angry") is world
+    with pytest.raises(KeyError, match="unknown WORLD converter"):
+        get("cyclegan")
+
+
+@pytest.fixture(scope="module")
+def demo_index(tmp_path_factory):
+    from emoforge.corpora import corpus_type
+    from emoforge.corpora.base import write_index
+    from emoforge.demo.speech import generate
+
+    root = tmp_path_factory.mktemp("demo_speech")
+    generate(root, actors=3)
+    corpus = corpus_type("demo_speech", {"actors": 3})
+    write_index(corpus.index(root, {}, corpus="demo_speech"), root / "index.parquet")
+    return root / "index.parquet", root
+
+
+@pytest.mark.parametrize("variant", ["no_conversion", "prosody_baseline"])
+def test_each_world_variant_converts_held_out_speakers_and_writes_audio(demo_index, tmp_path, variant):
+    from emoforge.train.translate_world import fit
+
+    index, root = demo_index
+    cfg = {"subset": {"intensity": "normal", "repetition": "01", "sentence": "01"},
+           "emotions": ["neutral", "angry", "sad"], "speakers": {"val": ["02"], "test": ["03"]}}
+    result = fit(cfg, index, root, tmp_path / variant, "demo_speech", variant)
+    assert result["test/pairs"] == 6 and result["train/pairs"] == 6
+    assert result["speakers"] == {"train": ["01"], "val": ["02"], "test": ["03"]}
+    pairs = pd.read_csv(tmp_path / variant / "pairs.csv")
+    assert len(pairs) == 6 and pairs["source_id"].str.endswith("-03").all()
+    for wav in pairs["wav"]:
+        audio, sr = sf.read(tmp_path / variant / "audio" / wav)
+        assert sr == 16000 and len(audio) > 0.2 * sr and np.abs(audio).max() > 0.01
+    assert 0 < result["test/mcd_db"] < 30
+    saved = json.loads((tmp_path / variant / "metrics.json").read_text())
+    assert saved["test/mcd_db"] == pytest.approx(result["test/mcd_db"])
+    if variant == "prosody_baseline":
+        assert set(result["converter"]) == {f"{a}->{b}" for a in cfg["emotions"] for b in cfg["emotions"] if a != b}
+
+
+def test_a_subset_that_leaves_nothing_is_a_clear_error(demo_index, tmp_path):
+    from emoforge.train.translate_world import fit
+
+    index, root = demo_index
+    with pytest.raises(ValueError, match="no audio clips left"):
+        fit({"emotions": ["bored"], "folds": 3}, index, root, tmp_path, "demo_speech", "no_conversion")
+    with pytest.raises(ValueError, match="has no column for"):
+        fit({"subset": {"mood": "x"}, "folds": 3}, index, root, tmp_path, "demo_speech", "no_conversion")
