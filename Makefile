@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0
+.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-translate-ravdess
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -51,3 +51,7 @@ FOLD0 := $(foreach v,r4_multitask bigru_logmel bilstm_logmel attention_logmel r2
 bench-ser-ravdess-fold0: setup
 	snakemake --cores all $(FOLD0) --configfile config/bench_ravdess.yaml
 	emoforge benchmark --out reports/benchmarks/ser_ravdess_fold0.json --ser $(FOLD0)
+
+# WORLD converters on real RAVDESS (R1's clips and actor split): WAVs, metrics, benchmark rows
+bench-translate-ravdess: setup
+	snakemake --cores all reports/benchmarks/translate_ravdess.json --configfile config/bench_translate_ravdess.yaml

@@ -46,8 +46,11 @@ def merge(base: dict, over: dict) -> dict:
 def test_dry_run_with_real_corpora_lists_every_stage(tmp_path):
     wd = workdir(tmp_path)
     out = snakemake(wd, "-n", "--cores", "2", "--configfile", "config/papers.yaml").stdout
-    for rule in ("download", "index", "features_audio", "features_images", "ser_fold", "translate", "faces", "report"):
+    for rule in ("download", "index", "features_audio", "features_images", "ser_fold", "translate", "translate_world",
+                 "faces", "report"):
         assert any(f"{kind} {rule}:" in out for kind in ("rule", "localrule", "checkpoint")), rule
+    for variant in ("no_conversion", "prosody_baseline", "unet_gan"):
+        assert f"data/models/translate/ravdess/{variant}/metrics.json" in out
     assert "data/raw/ravdess/.emoforge-done" in out and "data/raw/crema_d/.emoforge-done" in out
     for corpus, folds in (("ravdess", 6), ("crema_d", 6), ("iemocap", 5)):  # folds: auto
         for variant in sorted(v for v, spec in models.REGISTRY.items() if spec.task == "ser"):  # every variant
@@ -72,6 +75,11 @@ def test_benchmark_plans_every_variant_and_the_cpu_config_leaves_out_the_slow_on
     everything = {v for v, spec in models.REGISTRY.items() if spec.task == "ser"} - {"wavlm_mlp"}
     assert planned[False] == everything
     assert planned[True] == {"cnn_logmel", "r3_cnn1d", "egemaps_linear", "compare_linear", "fusion_cnn_compare"}
+    out = snakemake(wd, "-n", "--cores", "2", "reports/benchmarks/translate_ravdess.json",
+                    "--configfile", "config/bench_translate_ravdess.yaml").stdout
+    assert "rule translate_world:" in out and "rule translate:" not in out
+    for variant in ("no_conversion", "prosody_baseline"):
+        assert f"data/models/translate/ravdess/{variant}/pairs.csv" in out
 
 
 def test_invalid_params_fail_before_any_job(tmp_path):
@@ -162,6 +170,12 @@ def test_demo_end_to_end(e2e):
                 "speech_to_face"):
         assert (wd / "reports" / "figures" / f"{fig}.png").stat().st_size > 1000
         assert f"figures/{fig}.png" in report
+    world = [r for r in rows if r["task"] == "translate" and r["variant"] in ("no_conversion", "prosody_baseline")]
+    assert {(r["variant"], r["metric"]) for r in world} >= {("prosody_baseline", "mcd_db"), ("no_conversion", "f0_corr")}
+    assert "| demo_speech (synthetic) | prosody_baseline |" in report
+    pairs = wd / "data/models/translate/demo_speech/prosody_baseline/pairs.csv"
+    assert all((pairs.parent / "audio" / name).stat().st_size > 1000 for name in pairs.read_text().split()[1:]
+               if name.endswith(".wav"))
     assert "Nothing to be done" in again.stdout + again.stderr
     assert "up to date" in status.stdout
     summary = json.loads((wd / "reports" / "summary.json").read_text())

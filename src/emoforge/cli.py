@@ -93,6 +93,14 @@ def cmd_translate(args) -> None:
     print(f"test MCD {r['test/mcd_db']:.2f} dB (no conversion: {r['test/mcd_db_no_conversion']:.2f} dB)")
 
 
+def cmd_translate_world(args) -> None:
+    """Convert held-out speakers' clips with a WORLD converter; a WAV per test pair, and metrics."""
+    from .train.translate_world import fit
+    r = fit(json.loads(args.cfg), Path(args.index), Path(args.root), Path(args.out), args.corpus, args.variant,
+            workers=args.threads)
+    print(f"test MCD {r['test/mcd_db']:.2f} dB, log-F0 RMSE {r['test/logf0_rmse']:.3f} over {r['test/pairs']} pairs")
+
+
 def cmd_faces(args) -> None:
     fit, cfg = _train(args, "faces")
     r = fit(cfg, Path(args.features), Path(args.out), args.corpus, args.variant)
@@ -109,6 +117,12 @@ def cmd_benchmark(args) -> None:
     """Fold metrics -> a benchmark file: rows as in reports/metrics.json, plus wall time and device."""
     from .report.build import benchmark
     benchmark(args.ser, Path(args.out))
+
+
+def cmd_benchmark_translate(args) -> None:
+    """Translation metrics -> a benchmark file: rows as in reports/metrics.json, plus wall time and device."""
+    from .report.build import translate_benchmark
+    translate_benchmark(args.translate, Path(args.out))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,8 +145,10 @@ def main(argv: list[str] | None = None) -> None:
     stage("features", cmd_features, "corpus", "index", "out-dir", "root?", "features?", "vectors+")
     stage("ser", cmd_ser, "corpus", "variant", "fold", "features", "out", "protocol?")
     stage("translate", cmd_translate, "corpus", "variant", "features", "out")
+    stage("translate-world", cmd_translate_world, "corpus", "variant", "index", "root", "out")
     stage("faces", cmd_faces, "corpus", "variant", "features", "out")
     stage("benchmark", cmd_benchmark, "out", "ser+")
+    stage("benchmark-translate", cmd_benchmark_translate, "out", "translate+")
     stage("report", cmd_report, "out-dir", "ser+", "translate+", "faces+", "indexes+")
     args = p.parse_args(argv)
     try:

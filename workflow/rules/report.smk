@@ -41,3 +41,16 @@ rule benchmark_ser:
         "logs/benchmark_ser_{corpus}.log",
     shell:
         "{EMOFORGE} benchmark --out {output} --ser {input} 2>&1 | tee {log}"
+
+
+rule benchmark_translate:
+    """reports/benchmarks/translate_<corpus>.json: every WORLD converter's metrics and wall time."""
+    input:
+        lambda w: expand("data/models/translate/{corpus}/{variant}/metrics.json", corpus=w.corpus,
+                         variant=config["translate"]["variants"]),
+    output:
+        "reports/benchmarks/translate_{corpus}.json",
+    log:
+        "logs/benchmark_translate_{corpus}.log",
+    shell:
+        "{EMOFORGE} benchmark-translate --out {output} --translate {input} 2>&1 | tee {log}"

@@ -1,10 +1,19 @@
-# Emotion translation: one GAN per corpus x variant, held-out speakers for testing.
+# Emotion translation, held-out speakers for testing: log-mel GANs (emoforge.models) train on
+# log-mel shards; WORLD converters (emoforge.convert) read the audio and write a WAV per test pair.
+from emoforge import convert, models
+
+GAN_VARIANTS = sorted(name for name, v in models.REGISTRY.items() if v.task == "translate")
+WORLD_VARIANTS = sorted(convert.CONVERTERS)
+
+
 rule translate:
     input:
         "data/features/{corpus}/logmel.parquet",
     output:
         metrics="data/models/translate/{corpus}/{variant}/metrics.json",
         model="data/models/translate/{corpus}/{variant}/generator.pt",
+    wildcard_constraints:
+        variant="|".join(GAN_VARIANTS),
     params:
         cfg=lambda w: task_json("translate"),
     threads: min(2, workflow.cores)
@@ -17,6 +26,29 @@ rule translate:
     shell:
         "{EMOFORGE} translate --corpus {wildcards.corpus} --variant {wildcards.variant} --cfg {params.cfg:q} "
         "--threads {threads} --features data/features/{wildcards.corpus} "
+        "--out data/models/translate/{wildcards.corpus}/{wildcards.variant} 2>&1 | tee {log}"
+
+
+rule translate_world:
+    input:
+        index="data/index/{corpus}.parquet",
+    output:
+        metrics="data/models/translate/{corpus}/{variant}/metrics.json",
+        pairs="data/models/translate/{corpus}/{variant}/pairs.csv",
+    wildcard_constraints:
+        variant="|".join(WORLD_VARIANTS),
+    params:
+        cfg=lambda w: json.dumps({**config["translate"]["world"], "folds": config["translate"]["folds"],
+                                  "seed": config["seed"]}, sort_keys=True),
+        root=raw_root,
+    threads: workflow.cores
+    log:
+        "logs/translate/{corpus}_{variant}.log",
+    benchmark:
+        "logs/benchmarks/translate_{corpus}_{variant}.tsv"
+    shell:
+        "{EMOFORGE} translate-world --corpus {wildcards.corpus} --variant {wildcards.variant} "
+        "--cfg {params.cfg:q} --threads {threads} --index {input.index} --root {params.root:q} "
         "--out data/models/translate/{wildcards.corpus}/{wildcards.variant} 2>&1 | tee {log}"
 
 

@@ -52,19 +52,25 @@ def ser_rows(paths: list[str]) -> tuple[list[dict], dict]:
     return rows, confusions
 
 
-def benchmark(ser_paths: list[str], out: Path) -> dict:
+def device_name(runs: list[dict]) -> str:
+    """'cpu (x86_64, 2 cores)' or 'cuda (NVIDIA H100 ..., 16 cores)': what the runs ran on."""
     import os
     import platform
 
-    import torch
+    devices = sorted({r["device"] for r in runs})
+    name = platform.processor()
+    if "cuda" in devices:
+        import torch
+        name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else name
+    return f"{'/'.join(devices)} ({name or platform.machine()}, {os.cpu_count()} cores)"
 
+
+def benchmark(ser_paths: list[str], out: Path) -> dict:
     folds = [json.loads(Path(p).read_text()) for p in ser_paths]
     rows, _ = ser_rows(ser_paths)
-    devices = sorted({f["device"] for f in folds})
-    name = torch.cuda.get_device_name(0) if "cuda" in devices and torch.cuda.is_available() else platform.processor()
     # a fusion's wall_s includes its members' training; the total counts that once
     result = {"rows": rows, "wall_s": round(sum(f.get("wall_s_own", f["wall_s"]) for f in folds), 2),
-              "device": f"{'/'.join(devices)} ({name or platform.machine()}, {os.cpu_count()} cores)",
+              "device": device_name(folds),
               "epochs_run": {p: f["epochs_run"] for p, f in zip(ser_paths, folds)}}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
@@ -86,6 +92,62 @@ def single_rows(task: str, paths: list[str], metrics: dict[str, str], protocol: 
         raw[(corpus, variant)] = (Path(p).parent, r)
         rows += [row(task, corpus, variant, protocol, name, [r[key]]) for name, key in metrics.items()]
     return rows, raw
+
+
+WORLD_METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error")
+
+
+def world_paths(translate: list[str]) -> tuple[list[str], list[str]]:
+    """Split translation metrics files into WORLD converters' and log-mel GANs'."""
+    from .. import convert
+    world = [p for p in translate if _parts(p, 2)[1] in convert.CONVERTERS]
+    return world, [p for p in translate if p not in world]
+
+
+def world_rows(paths: list[str]) -> tuple[list[dict], dict]:
+    """One row per WORLD metric: mean and std over the test pairs."""
+    rows, raw = [], {}
+    for p in paths:
+        corpus, variant = _parts(p, 2)
+        r = json.loads(Path(p).read_text())
+        raw[(corpus, variant)] = r
+        for m in WORLD_METRICS:
+            rows.append({"task": "translate", "corpus": corpus, "variant": variant, "protocol": "held-out speakers",
+                         "metric": m, "mean": round(r[f"test/{m}"], 4), "std": round(r[f"test/{m}_std"], 4),
+                         "folds": 1})
+    return rows, raw
+
+
+def world_table(raw: dict, name=lambda c: c) -> list[str]:
+    lines = ["| corpus | variant | MCD (dB) | log-F0 RMSE | F0 corr. | V/UV error | test pairs |",
+             "|---|---|---|---|---|---|---|"]
+    for (corpus, variant), r in raw.items():
+        cells = [f"{r[f'test/{m}']:.3f} ± {r[f'test/{m}_std']:.3f}" for m in WORLD_METRICS]
+        lines.append(f"| {name(corpus)} | {variant} | " + " | ".join(cells) + f" | {r['test/pairs']} |")
+    return lines
+
+
+def translate_benchmark(paths: list[str], out: Path) -> dict:
+    """WORLD converters' rows (metrics.json format plus wall_s and device) and a Markdown table."""
+    world, gans = world_paths(paths)
+    if gans:
+        raise ValueError(f"the translation benchmark reads WORLD converters only, not {gans}")
+    rows, raw = world_rows(world)
+    runs = list(raw.values())
+    for r in rows:
+        run = raw[(r["corpus"], r["variant"])]
+        r |= {"wall_s": run["wall_s"], "device": device_name([run])}
+    result = {"rows": rows, "wall_s": round(sum(r["wall_s"] for r in runs), 2), "device": device_name(runs)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    corpora = sorted({corpus for corpus, _ in raw})
+    md = [f"# Emotion translation benchmark: {', '.join(corpora)}", "",
+          f"Device: {result['device']}; total {result['wall_s']} s. Held-out speakers; mean ± std over "
+          "test pairs; MCD on c1–c24 of the WORLD envelope, DTW-aligned.", ""]
+    md += world_table(raw) + ["", "| variant | wall s |", "|---|---|"]
+    md += [f"| {variant} | {r['wall_s']} |" for (_, variant), r in raw.items()]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    return result
 
 
 def summary(rows: list[dict]) -> dict:
@@ -153,9 +215,12 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     rows, confusions = ser_rows(ser)
-    t_rows, t_raw = single_rows("translate", translate, {
+    world, gans = world_paths(translate)
+    w_rows, w_raw = world_rows(world)
+    t_rows, t_raw = single_rows("translate", gans, {
         "mcd_db": "test/mcd_db", "mcd_db_no_conversion": "test/mcd_db_no_conversion",
         "l1": "test/l1", "l1_no_conversion": "test/l1_no_conversion"}, "held-out speakers")
+    t_rows = w_rows + t_rows
     f_rows, f_raw = single_rows("faces", faces, {
         "judge_acc_generated": "gen/wa", "judge_acc_real_test": "judge_real_test/wa"}, "official test split")
     rows += t_rows + f_rows
@@ -210,8 +275,18 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
                           + (f"{fmt(best)} ({best['variant']}, {best['protocol']})" if best is not None else "—") + " |")
             md.append("")
 
+    if w_raw or t_raw:
+        md += ["## Emotion translation", ""]
+    if w_raw:
+        md += ["Each held-out speaker's clip converted to every other emotion of the same sentence, "
+               "resynthesised with WORLD and compared with the real recording: mel-cepstral distortion "
+               "(MCD, dB, c1–c24 of the WORLD envelope, DTW-aligned, 10·√2/ln 10), log-F0 RMSE and "
+               "correlation over frames voiced in both, and the share of frames whose voicing differs; "
+               "mean ± std over test pairs. *no_conversion* is the source recording itself: a converter "
+               "must beat it.", ""]
+        md += world_table(w_raw, name) + [""]
     if t_raw:
-        md += ["## Emotion translation", "", "Mel-cepstral distortion (MCD, dB; c1–c12 of the log-mel DCT) between the "
+        md += ["Mel-cepstral distortion (MCD, dB; c1–c12 of the log-mel DCT) between the "
                "generated and the real target-emotion spectrogram of the same speaker and sentence, on held-out "
                "speakers. *No conversion* compares the source itself with the target: a model must beat it. "
                "Computed on emoforge's 64-band log-mel, these values are not on the scale of MCD from "
