@@ -125,10 +125,14 @@ def demo_index(tmp_path_factory):
     from emoforge.corpora.base import write_index
     from emoforge.demo.speech import generate
 
+    from emoforge.features.audio import MelConfig
+    from emoforge.features.extract import extract_vectors
+
     root = tmp_path_factory.mktemp("demo_speech")
     generate(root, actors=3)
     corpus = corpus_type("demo_speech", {"actors": 3})
     write_index(corpus.index(root, {}, corpus="demo_speech"), root / "index.parquet")
+    extract_vectors(root / "index.parquet", root, root / "features", MelConfig(), ("egemaps",))
     return root / "index.parquet", root
 
 
@@ -139,7 +143,8 @@ def test_each_world_variant_converts_held_out_speakers_and_writes_audio(demo_ind
     index, root = demo_index
     cfg = {"subset": {"intensity": "normal", "repetition": "01", "sentence": "01"},
            "emotions": ["neutral", "angry", "sad"], "speakers": {"val": ["02"], "test": ["03"]}}
-    result = fit(cfg, index, root, tmp_path / variant, "demo_speech", variant)
+    result = fit(cfg, index, root, tmp_path / variant, "demo_speech", variant,
+                 judge_table=root / "features" / "egemaps.parquet")
     assert result["test/pairs"] == 6 and result["train/pairs"] == 6
     assert result["speakers"] == {"train": ["01"], "val": ["02"], "test": ["03"]}
     pairs = pd.read_csv(tmp_path / variant / "pairs.csv")
@@ -150,6 +155,12 @@ def test_each_world_variant_converts_held_out_speakers_and_writes_audio(demo_ind
     assert 0 < result["test/mcd_db"] < 30
     saved = json.loads((tmp_path / variant / "metrics.json").read_text())
     assert saved["test/mcd_db"] == pytest.approx(result["test/mcd_db"])
+    for kind in ("", "_target", "_source"):
+        assert 0 <= result[f"test/conversion_acc{kind}"] <= 1
+    assert result["judge"]["variant"] == "egemaps_linear" and result["judge"]["chance"] == pytest.approx(1 / 3)
+    assert set(pairs["judge_converted"]) <= set(cfg["emotions"])
+    if variant == "no_conversion":  # the judge hears the source recording itself
+        assert (pairs["judge_converted"] == pairs["judge_source"]).all()
     if variant == "prosody_baseline":
         assert set(result["converter"]) == {f"{a}->{b}" for a in cfg["emotions"] for b in cfg["emotions"] if a != b}
 
@@ -162,3 +173,28 @@ def test_a_subset_that_leaves_nothing_is_a_clear_error(demo_index, tmp_path):
         fit({"emotions": ["bored"], "folds": 3}, index, root, tmp_path, "demo_speech", "no_conversion")
     with pytest.raises(ValueError, match="has no column for"):
         fit({"subset": {"mood": "x"}, "folds": 3}, index, root, tmp_path, "demo_speech", "no_conversion")
+
+
+def test_the_judge_learns_from_other_speakers_and_normalises_per_speaker():
+    from emoforge.evaluate.judge import EmotionJudge
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for speaker in ("a", "b", "c", "d"):
+        offset = rng.normal(0, 5, 88)  # each voice shifts every feature: per-speaker z-scores undo it
+        for emotion_index, emotion in enumerate(("neutral", "angry", "sad")):
+            for take in range(20):
+                values = offset + rng.normal(0, 0.3, 88)
+                values[emotion_index] += 3.0
+                rows.append({"item_id": f"{speaker}{emotion}{take}", "speaker": speaker, "emotion": emotion,
+                             **{f"egemaps_{i:03d}": v for i, v in enumerate(values)}})
+    table = pd.DataFrame(rows)
+    judge = EmotionJudge("egemaps_linear", table, ["neutral", "angry", "sad"], ["a", "b"], ["c"])
+    test = table[table["speaker"] == "d"]
+    heard = judge.predict(judge.vectors_of(test["item_id"]), test["speaker"])
+    assert np.mean(np.array(heard) == test["emotion"].to_numpy()) > 0.9
+    assert judge.val_ua > 0.9
+    with pytest.raises(KeyError, match="no real clips of speaker"):
+        judge.predict(judge.vectors_of(test["item_id"]), ["z"] * len(test))
+    with pytest.raises(ValueError, match="must be a linear SER variant"):
+        EmotionJudge("cnn_logmel", table, ["neutral"], ["a"], [])

@@ -97,8 +97,10 @@ def cmd_translate_world(args) -> None:
     """Convert held-out speakers' clips with a WORLD converter; a WAV per test pair, and metrics."""
     from .train.translate_world import fit
     r = fit(json.loads(args.cfg), Path(args.index), Path(args.root), Path(args.out), args.corpus, args.variant,
-            workers=args.threads)
-    print(f"test MCD {r['test/mcd_db']:.2f} dB, log-F0 RMSE {r['test/logf0_rmse']:.3f} over {r['test/pairs']} pairs")
+            workers=args.threads, judge_table=Path(args.judge_features) if args.judge_features else None)
+    heard = f", heard as the target {r['test/conversion_acc']:.3f}" if "test/conversion_acc" in r else ""
+    print(f"test MCD {r['test/mcd_db']:.2f} dB, log-F0 RMSE {r['test/logf0_rmse']:.3f}{heard} "
+          f"over {r['test/pairs']} pairs")
 
 
 def cmd_faces(args) -> None:
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     stage("features", cmd_features, "corpus", "index", "out-dir", "root?", "features?", "vectors+")
     stage("ser", cmd_ser, "corpus", "variant", "fold", "features", "out", "protocol?")
     stage("translate", cmd_translate, "corpus", "variant", "features", "out")
-    stage("translate-world", cmd_translate_world, "corpus", "variant", "index", "root", "out")
+    stage("translate-world", cmd_translate_world, "corpus", "variant", "index", "root", "out", "judge-features?")
     stage("faces", cmd_faces, "corpus", "variant", "features", "out")
     stage("benchmark", cmd_benchmark, "out", "ser+")
     stage("benchmark-translate", cmd_benchmark_translate, "out", "translate+")

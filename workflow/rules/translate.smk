@@ -32,6 +32,7 @@ rule translate:
 rule translate_world:
     input:
         index="data/index/{corpus}.parquet",
+        judge=lambda w: f"data/features/{w.corpus}/{models.get(config['translate']['world']['judge']).feature}.parquet",
     output:
         metrics="data/models/translate/{corpus}/{variant}/metrics.json",
         pairs="data/models/translate/{corpus}/{variant}/pairs.csv",
@@ -39,7 +40,7 @@ rule translate_world:
         variant="|".join(WORLD_VARIANTS),
     params:
         cfg=lambda w: json.dumps({**config["translate"]["world"], "folds": config["translate"]["folds"],
-                                  "seed": config["seed"]}, sort_keys=True),
+                                  "seed": config["seed"], "features": config["features"]}, sort_keys=True),
         root=raw_root,
     threads: workflow.cores
     log:
@@ -49,6 +50,7 @@ rule translate_world:
     shell:
         "{EMOFORGE} translate-world --corpus {wildcards.corpus} --variant {wildcards.variant} "
         "--cfg {params.cfg:q} --threads {threads} --index {input.index} --root {params.root:q} "
+        "--judge-features {input.judge} "
         "--out data/models/translate/{wildcards.corpus}/{wildcards.variant} 2>&1 | tee {log}"
 
 

@@ -12,7 +12,7 @@ from ..features.world import World
 
 @dataclass(frozen=True)
 class Prosody:
-    """What the baseline reads off one clip (silence already trimmed)."""
+    """What the baseline reads off one clip, leading and trailing silence left out."""
     f0_mean: float   # mean voiced log-F0
     f0_std: float    # std of voiced log-F0
     loudness: float  # mean log envelope power
@@ -20,6 +20,7 @@ class Prosody:
 
     @classmethod
     def of(cls, world: World) -> "Prosody":
+        world = world.active()
         log_f0 = world.log_f0()
         voiced = log_f0[~np.isnan(log_f0)]
         if len(voiced) < 2:

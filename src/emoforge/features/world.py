@@ -35,6 +35,14 @@ class World:
         with np.errstate(divide="ignore"):
             return np.where(self.f0 > 0, np.log(np.maximum(self.f0, 1e-9)), np.nan)
 
+    def active(self, top_db: float = 30.0) -> "World":
+        """From the first to the last frame within top_db of the loudest: silence trimmed."""
+        power_db = 10 * np.log10(self.envelope.mean(axis=1) + 1e-20)
+        loud = np.flatnonzero(power_db > power_db.max() - top_db)
+        first, last = (loud[0], loud[-1] + 1) if len(loud) else (0, self.frames)
+        return replace(self, f0=self.f0[first:last], envelope=self.envelope[first:last],
+                       aperiodicity=self.aperiodicity[first:last])
+
     def stretched(self, rate: float) -> "World":
         """Every track resampled to round(T * rate) frames: longer when rate > 1."""
         frames = max(2, int(round(self.frames * rate)))

@@ -94,7 +94,8 @@ def single_rows(task: str, paths: list[str], metrics: dict[str, str], protocol: 
     return rows, raw
 
 
-WORLD_METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error")
+WORLD_METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error",
+                 "conversion_acc", "conversion_acc_target", "conversion_acc_source")
 
 
 def world_paths(translate: list[str]) -> tuple[list[str], list[str]]:
@@ -111,19 +112,29 @@ def world_rows(paths: list[str]) -> tuple[list[dict], dict]:
         corpus, variant = _parts(p, 2)
         r = json.loads(Path(p).read_text())
         raw[(corpus, variant)] = r
-        for m in WORLD_METRICS:
+        for m in (m for m in WORLD_METRICS if f"test/{m}" in r):
             rows.append({"task": "translate", "corpus": corpus, "variant": variant, "protocol": "held-out speakers",
                          "metric": m, "mean": round(r[f"test/{m}"], 4), "std": round(r[f"test/{m}_std"], 4),
                          "folds": 1})
     return rows, raw
 
 
+WORLD_HEADERS = ("MCD (dB)", "log-F0 RMSE", "F0 corr.", "V/UV error", "heard as target",
+                 "real target heard as target (ceiling)", "source heard as target (floor)")
+
+
 def world_table(raw: dict, name=lambda c: c) -> list[str]:
-    lines = ["| corpus | variant | MCD (dB) | log-F0 RMSE | F0 corr. | V/UV error | test pairs |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| corpus | variant | " + " | ".join(WORLD_HEADERS) + " | test pairs |",
+             "|---|---|" + "---|" * len(WORLD_HEADERS) + "---|"]
     for (corpus, variant), r in raw.items():
-        cells = [f"{r[f'test/{m}']:.3f} ± {r[f'test/{m}_std']:.3f}" for m in WORLD_METRICS]
+        cells = [f"{r[f'test/{m}']:.3f} ± {r[f'test/{m}_std']:.3f}" if f"test/{m}" in r else "—"
+                 for m in WORLD_METRICS]
         lines.append(f"| {name(corpus)} | {variant} | " + " | ".join(cells) + f" | {r['test/pairs']} |")
+    judges = {json.dumps(r["judge"], sort_keys=True) for r in raw.values() if "judge" in r}
+    for judge in map(json.loads, sorted(judges)):
+        lines += ["", f"Judge: {judge['variant']} trained on the training and validation speakers "
+                  f"(C {judge['C']}, validation UA {judge['val_ua'] if judge['val_ua'] is None else round(judge['val_ua'], 3)}); "
+                  f"chance {judge['chance']:.3f}."]
     return lines
 
 

@@ -2,9 +2,10 @@
 held-out speakers against the real recording of the same speaker and sentence.
 
 prepare: the clips (a subset of the index), their pairs and the speaker split;
-analyse: WORLD features of every clip, silence trimmed, on a process pool;
+analyse: WORLD features of every clip, on a process pool;
 fit: the converter learns from training-speaker pairs;
-convert + measure: each test pair becomes a WAV, analysed again and compared with its target.
+convert + measure: each test pair becomes a WAV, analysed again and compared with its target;
+judge: a SER model trained on other speakers says which emotion each WAV sounds like.
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from tqdm import tqdm
 from .. import convert, tracking
 from ..corpora import read_index
 from ..corpora.base import item_path
-from ..evaluate.conversion import Tracks, analyze_for_eval, compare, trimmed
-from ..features.audio import load_audio
-from ..features.world import World, synthesize
+from ..evaluate.conversion import Tracks, analyze_for_eval, compare
+from ..evaluate.judge import EmotionJudge
+from ..features.audio import VECTORS, MelConfig, load_audio
+from ..features.world import World, analyze, synthesize
 from .common import fold_split, write_json
 
 METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error")
@@ -82,8 +84,12 @@ def prepare(index_path: Path, cfg: dict, seed: int) -> Split:
     return Split(clips, pairs, speakers)
 
 
-def _analyse(path: Path, sample_rate: int) -> World:
-    return analyze_for_eval(load_audio(path, sample_rate), sample_rate)
+def _analyse(job: tuple[Path, bool], sample_rate: int) -> tuple[World, Tracks | None]:
+    """The clip's WORLD features, whole (what converters convert and learn from), and, for a
+    test clip, the tracks of its trimmed analysis (what conversions are measured against)."""
+    path, is_test = job
+    audio = load_audio(path, sample_rate)
+    return analyze(audio, sample_rate), Tracks.of(analyze_for_eval(audio, sample_rate)) if is_test else None
 
 
 def _pool_map(work, jobs: list, workers: int, desc: str) -> list:
@@ -93,53 +99,98 @@ def _pool_map(work, jobs: list, workers: int, desc: str) -> list:
         return list(tqdm(pool.map(work, jobs, chunksize=4), total=len(jobs), desc=desc, unit="clip"))
 
 
-def _convert_one(job, converter, sample_rate: int) -> dict:
-    """One test pair: convert, write the WAV, analyse it, compare with the target."""
-    source_world, source_path, source_emotion, target_emotion, target_tracks, wav = job
+@dataclass(frozen=True)
+class PairJob:
+    source: World
+    source_path: Path
+    source_emotion: str
+    target_emotion: str
+    source_tracks: Tracks
+    target_tracks: Tracks
+    wav: Path
+
+
+def _convert_one(job: PairJob, converter, sample_rate: int, judge_feature: str | None,
+                 mel: MelConfig) -> tuple[dict, np.ndarray | None]:
+    """One test pair: convert, write the WAV, measure it against the target; the judge's
+    functionals of the WAV when there is a judge."""
     if converter.resynthesises:
-        audio = synthesize(converter.convert(source_world, source_emotion, target_emotion))
+        audio = synthesize(converter.convert(job.source, job.source_emotion, job.target_emotion))
         tracks = Tracks.of(analyze_for_eval(audio, sample_rate))
     else:  # the source recording itself
-        audio = trimmed(load_audio(source_path, sample_rate))
-        tracks = Tracks.of(source_world)
-    wav.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(wav, audio, sample_rate, subtype="PCM_16")
-    return compare(tracks, target_tracks)
+        audio = load_audio(job.source_path, sample_rate)
+        tracks = job.source_tracks
+    job.wav.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(job.wav, audio, sample_rate, subtype="PCM_16")
+    functionals = None
+    if judge_feature:
+        heard = load_audio(job.wav, mel.sample_rate)  # as the judge's training clips were read
+        functionals = VECTORS[judge_feature](job.wav, heard, mel)
+    return compare(tracks, job.target_tracks), functionals
+
+
+def judge_conversions(judge: EmotionJudge, per_pair: pd.DataFrame, functionals: np.ndarray) -> dict:
+    """Share of converted clips heard as their target emotion, beside the real targets
+    (the ceiling) and the unconverted sources (the floor)."""
+    speakers = per_pair["speaker"].tolist()
+    heard = {"converted": judge.predict(functionals, speakers),
+             "target": judge.predict(judge.vectors_of(per_pair["target_id"]), speakers),
+             "source": judge.predict(judge.vectors_of(per_pair["source_id"]), speakers)}
+    for kind, emotions in heard.items():
+        per_pair[f"judge_{kind}"] = emotions
+    hit = {kind: (per_pair[f"judge_{kind}"] == per_pair["target_emotion"]).to_numpy(float) for kind in heard}
+    result = {f"test/conversion_acc{'' if kind == 'converted' else '_' + kind}": float(v.mean())
+              for kind, v in hit.items()}
+    result |= {f"test/conversion_acc{'' if kind == 'converted' else '_' + kind}_std": float(v.std())
+               for kind, v in hit.items()}
+    return result | {"judge": {"variant": judge.spec.name, "C": judge.C, "val_ua": judge.val_ua,
+                               "chance": 1 / len(judge.emotions)}}
 
 
 def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant: str,
-        workers: int = 1) -> dict:
+        workers: int = 1, judge_table: Path | None = None) -> dict:
     t0 = time.time()
     seed, sample_rate = int(cfg.get("seed", 0)), int(cfg.get("sample_rate", 16000))
     split = prepare(index_path, cfg, seed)
     clips = split.clips
     paths = [item_path(root, p) for p in clips["path"]]
     emotions = clips["emotion"].tolist()
-    needed = sorted({i for part in ("train", "test") for pair in split.pairs[part] for i in pair})
-    analysed = _pool_map(partial(_analyse, sample_rate=sample_rate), [paths[i] for i in needed],
-                         workers, f"WORLD analysis {corpus}")
-    worlds = dict(zip(needed, analysed))
+    judge = None
+    if judge_table is not None:
+        judge = EmotionJudge(cfg.get("judge", "egemaps_linear"), pd.read_parquet(judge_table),
+                             sorted(set(emotions)), split.speakers["train"], split.speakers["val"])
+
+    test_clips = {i for pair in split.pairs["test"] for i in pair}
+    needed = sorted(test_clips | {i for pair in split.pairs["train"] for i in pair})
+    analysed = _pool_map(partial(_analyse, sample_rate=sample_rate),
+                         [(paths[i], i in test_clips) for i in needed], workers, f"WORLD analysis {corpus}")
+    worlds = {i: world for i, (world, _) in zip(needed, analysed)}
+    tracks = {i: clip_tracks for i, (_, clip_tracks) in zip(needed, analysed)}
 
     converter = convert.get(variant)()
     converter.fit([(worlds[s], worlds[t], emotions[s], emotions[t]) for s, t in split.pairs["train"]])
 
-    audio_dir = out / "audio"
     test = split.pairs["test"]
     names = [f"{Path(paths[s]).stem}_to_{emotions[t]}.wav" for s, t in test]
-    jobs = [(worlds[s], paths[s], emotions[s], emotions[t], Tracks.of(worlds[t]), audio_dir / name)
+    jobs = [PairJob(worlds[s], paths[s], emotions[s], emotions[t], tracks[s], tracks[t], out / "audio" / name)
             for (s, t), name in zip(test, names)]
-    work = partial(_convert_one, converter=converter, sample_rate=sample_rate)
+    work = partial(_convert_one, converter=converter, sample_rate=sample_rate,
+                   judge_feature=judge.feature if judge else None,
+                   mel=MelConfig.from_params(cfg.get("features", {})))
     measured = _pool_map(work, jobs, workers, f"convert {corpus}/{variant}")
 
-    per_pair = pd.DataFrame(measured)
+    per_pair = pd.DataFrame([metrics for metrics, _ in measured])
     per_pair.insert(0, "wav", names)
     per_pair.insert(1, "source_id", [clips.at[s, "item_id"] for s, _ in test])
     per_pair.insert(2, "target_id", [clips.at[t, "item_id"] for _, t in test])
-    per_pair.insert(3, "target_emotion", [emotions[t] for _, t in test])
-    out.mkdir(parents=True, exist_ok=True)
-    per_pair.to_csv(out / "pairs.csv", index=False)
+    per_pair.insert(3, "speaker", [str(clips.at[s, "speaker"]) for s, _ in test])
+    per_pair.insert(4, "target_emotion", [emotions[t] for _, t in test])
     result = {f"test/{m}": float(np.nanmean(per_pair[m])) for m in METRICS}
     result |= {f"test/{m}_std": float(np.nanstd(per_pair[m])) for m in METRICS}
+    if judge:
+        result |= judge_conversions(judge, per_pair, np.stack([f for _, f in measured]))
+    out.mkdir(parents=True, exist_ok=True)
+    per_pair.to_csv(out / "pairs.csv", index=False)
     result |= {"test/pairs": len(test), "train/pairs": len(split.pairs["train"]), "speakers": split.speakers,
                "converter": converter.state(), "sample_rate": sample_rate,
                "wall_s": round(time.time() - t0, 2), "device": "cpu"}
