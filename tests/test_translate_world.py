@@ -136,7 +136,7 @@ def demo_index(tmp_path_factory):
     return root / "index.parquet", root
 
 
-@pytest.mark.parametrize("variant", ["no_conversion", "prosody_baseline"])
+@pytest.mark.parametrize("variant", ["no_conversion", "prosody_baseline", "world_mlp"])
 def test_each_world_variant_converts_held_out_speakers_and_writes_audio(demo_index, tmp_path, variant):
     from emoforge.train.translate_world import fit
 
@@ -155,12 +155,18 @@ def test_each_world_variant_converts_held_out_speakers_and_writes_audio(demo_ind
     assert 0 < result["test/mcd_db"] < 30
     saved = json.loads((tmp_path / variant / "metrics.json").read_text())
     assert saved["test/mcd_db"] == pytest.approx(result["test/mcd_db"])
+    for metric in ("speaker_sim", "dnsmos_ovrl", "dnsmos_ovrl_real", "dnsmos_ovrl_world_resynth"):
+        assert np.isfinite(result[f"test/{metric}"]) and np.isfinite(pairs[metric]).all()
+    assert -1 <= result["test/speaker_sim"] <= 1 and 1 <= result["test/dnsmos_ovrl"] <= 5
     for kind in ("", "_target", "_source"):
         assert 0 <= result[f"test/conversion_acc{kind}"] <= 1
     assert result["judge"]["variant"] == "egemaps_linear" and result["judge"]["chance"] == pytest.approx(1 / 3)
     assert set(pairs["judge_converted"]) <= set(cfg["emotions"])
     if variant == "no_conversion":  # the judge hears the source recording itself
         assert (pairs["judge_converted"] == pairs["judge_source"]).all()
+    if variant == "world_mlp":
+        losses = result["converter"]["train_loss"]
+        assert len(losses) == 6 and losses[-1] < losses[0]
     if variant == "prosody_baseline":
         assert set(result["converter"]) == {f"{a}->{b}" for a in cfg["emotions"] for b in cfg["emotions"] if a != b}
 
@@ -198,3 +204,45 @@ def test_the_judge_learns_from_other_speakers_and_normalises_per_speaker():
         judge.predict(judge.vectors_of(test["item_id"]), ["z"] * len(test))
     with pytest.raises(ValueError, match="must be a linear SER variant"):
         EmotionJudge("cnn_logmel", table, ["neutral"], ["a"], [])
+
+
+def test_voice_embeddings_and_dnsmos_hear_what_they_should(demo_index):
+    from emoforge.evaluate.voice import dnsmos, speaker_embedding
+    from emoforge.features.audio import load_audio
+
+    _, root = demo_index
+    clip = load_audio(next(root.glob("Actor_01/03-01-01-01-01-01-01.wav")), SR)
+    voice = speaker_embedding(clip, SR)
+    assert voice.shape == (256,) and np.linalg.norm(voice) == pytest.approx(1.0, abs=1e-3)
+    assert float(voice @ speaker_embedding(clip, SR)) == pytest.approx(1.0, abs=1e-5)
+    import soxr
+    at_8k = soxr.resample(clip, SR, 8000)
+    assert float(voice @ speaker_embedding(at_8k, 8000)) > 0.9  # resampled to the model's rate
+    clean = dnsmos(clip, SR)
+    noisy = dnsmos(clip + 0.1 * np.random.default_rng(0).standard_normal(len(clip)).astype(np.float32), SR)
+    assert set(clean) == {"sig", "bak", "ovrl"} and all(1 <= v <= 5 for v in clean.values())
+    assert noisy["bak"] < clean["bak"] - 0.5
+
+
+def test_world_mlp_moves_the_envelope_the_way_training_pairs_did():
+    """Targets are the sources with a tilted spectrum: after training, a new source is tilted too,
+    while pitch follows the prosody shift."""
+    from emoforge.convert import get
+
+    freqs = np.linspace(0, 1, 513)
+    rng = np.random.default_rng(0)
+
+    def clip(f0_hz, tilt, frames=120):
+        envelope = 1e-2 * np.exp(-3 * freqs)[None] * np.exp(tilt * freqs)[None] * rng.uniform(0.8, 1.2, (frames, 1))
+        f0 = np.full(frames, f0_hz) * rng.uniform(0.95, 1.05, frames)
+        return World(f0=f0, envelope=envelope, aperiodicity=np.full((frames, 513), 0.1), sample_rate=SR)
+
+    pairs = [(clip(120, 0.0), clip(150, -2.0), "neutral", "sad") for _ in range(12)]
+    converter = get("world_mlp")()
+    converter.epochs = 30
+    converter.fit(pairs)
+    source = clip(120, 0.0)
+    converted = converter.convert(source, "neutral", "sad")
+    gain_db = 10 * np.log10(converted.envelope.mean(0) / source.envelope.mean(0))
+    assert gain_db[-1] - gain_db[0] == pytest.approx(10 * np.log10(np.exp(-2.0)), abs=2.0)  # -8.7 dB
+    assert np.median(converted.f0) == pytest.approx(150, rel=0.05)

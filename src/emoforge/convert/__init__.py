@@ -6,10 +6,12 @@ and measures every variant the same way (emoforge.train.translate_world)."""
 from __future__ import annotations
 
 from .prosody import NoConversion, ProsodyBaseline
+from .spectral import SpectralMLP
 
 CONVERTERS = {
     "no_conversion": NoConversion,
     "prosody_baseline": ProsodyBaseline,
+    "world_mlp": SpectralMLP,
 }
 
 

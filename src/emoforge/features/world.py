@@ -35,11 +35,18 @@ class World:
         with np.errstate(divide="ignore"):
             return np.where(self.f0 > 0, np.log(np.maximum(self.f0, 1e-9)), np.nan)
 
-    def active(self, top_db: float = 30.0) -> "World":
-        """From the first to the last frame within top_db of the loudest: silence trimmed."""
+    def active_frames(self, top_db: float = 30.0) -> np.ndarray:
+        """(T,) bool: from the first to the last frame within top_db of the loudest."""
         power_db = 10 * np.log10(self.envelope.mean(axis=1) + 1e-20)
         loud = np.flatnonzero(power_db > power_db.max() - top_db)
-        first, last = (loud[0], loud[-1] + 1) if len(loud) else (0, self.frames)
+        mask = np.zeros(self.frames, dtype=bool)
+        mask[loud[0]:loud[-1] + 1] = True
+        return mask
+
+    def active(self, top_db: float = 30.0) -> "World":
+        """The active frames only: leading and trailing silence trimmed."""
+        kept = np.flatnonzero(self.active_frames(top_db))
+        first, last = kept[0], kept[-1] + 1
         return replace(self, f0=self.f0[first:last], envelope=self.envelope[first:last],
                        aperiodicity=self.aperiodicity[first:last])
 

@@ -94,8 +94,17 @@ def single_rows(task: str, paths: list[str], metrics: dict[str, str], protocol: 
     return rows, raw
 
 
-WORLD_METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error",
-                 "conversion_acc", "conversion_acc_target", "conversion_acc_source")
+# (metric, header) per table: how close to the target, then emotion, voice and quality
+WORLD_TABLES = (
+    (("mcd_db", "MCD (dB)"), ("logf0_rmse", "log-F0 RMSE"), ("f0_corr", "F0 corr."),
+     ("vuv_error", "V/UV error")),
+    (("conversion_acc", "heard as target"), ("conversion_acc_target", "real target heard as target (ceiling)"),
+     ("conversion_acc_source", "source heard as target (floor)"), ("speaker_sim", "speaker similarity"),
+     ("dnsmos_ovrl", "DNSMOS OVRL"), ("dnsmos_ovrl_real", "DNSMOS OVRL real"),
+     ("dnsmos_ovrl_world_resynth", "DNSMOS OVRL WORLD resynthesis")),
+)
+WORLD_METRICS = tuple(m for table in WORLD_TABLES for m, _ in table) + (
+    "dnsmos_sig", "dnsmos_bak", "dnsmos_sig_real", "dnsmos_bak_real")
 
 
 def world_paths(translate: list[str]) -> tuple[list[str], list[str]]:
@@ -119,22 +128,21 @@ def world_rows(paths: list[str]) -> tuple[list[dict], dict]:
     return rows, raw
 
 
-WORLD_HEADERS = ("MCD (dB)", "log-F0 RMSE", "F0 corr.", "V/UV error", "heard as target",
-                 "real target heard as target (ceiling)", "source heard as target (floor)")
-
-
 def world_table(raw: dict, name=lambda c: c) -> list[str]:
-    lines = ["| corpus | variant | " + " | ".join(WORLD_HEADERS) + " | test pairs |",
-             "|---|---|" + "---|" * len(WORLD_HEADERS) + "---|"]
-    for (corpus, variant), r in raw.items():
-        cells = [f"{r[f'test/{m}']:.3f} ± {r[f'test/{m}_std']:.3f}" if f"test/{m}" in r else "—"
-                 for m in WORLD_METRICS]
-        lines.append(f"| {name(corpus)} | {variant} | " + " | ".join(cells) + f" | {r['test/pairs']} |")
+    lines = []
+    for table in WORLD_TABLES:
+        lines += ["| corpus | variant | " + " | ".join(header for _, header in table) + " | test pairs |",
+                  "|---|---|" + "---|" * len(table) + "---|"]
+        for (corpus, variant), r in raw.items():
+            cells = [f"{r[f'test/{m}']:.3f} ± {r[f'test/{m}_std']:.3f}" if f"test/{m}" in r else "—"
+                     for m, _ in table]
+            lines.append(f"| {name(corpus)} | {variant} | " + " | ".join(cells) + f" | {r['test/pairs']} |")
+        lines.append("")
     judges = {json.dumps(r["judge"], sort_keys=True) for r in raw.values() if "judge" in r}
     for judge in map(json.loads, sorted(judges)):
-        lines += ["", f"Judge: {judge['variant']} trained on the training and validation speakers "
-                  f"(C {judge['C']}, validation UA {judge['val_ua'] if judge['val_ua'] is None else round(judge['val_ua'], 3)}); "
-                  f"chance {judge['chance']:.3f}."]
+        val_ua = "none" if judge["val_ua"] is None else f"{judge['val_ua']:.3f}"
+        lines += [f"Judge: {judge['variant']}, trained on the training and validation speakers "
+                  f"(C {judge['C']}, validation UA {val_ua}); chance {judge['chance']:.3f}.", ""]
     return lines
 
 

@@ -25,11 +25,14 @@ from ..corpora import read_index
 from ..corpora.base import item_path
 from ..evaluate.conversion import Tracks, analyze_for_eval, compare
 from ..evaluate.judge import EmotionJudge
+from ..evaluate.voice import dnsmos, speaker_embedding
 from ..features.audio import VECTORS, MelConfig, load_audio
 from ..features.world import World, analyze, synthesize
 from .common import fold_split, write_json
 
-METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error")
+METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error", "speaker_sim",
+           "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_sig_real", "dnsmos_bak_real", "dnsmos_ovrl_real",
+           "dnsmos_sig_world_resynth", "dnsmos_bak_world_resynth", "dnsmos_ovrl_world_resynth")
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,25 @@ def prepare(index_path: Path, cfg: dict, seed: int) -> Split:
     return Split(clips, pairs, speakers)
 
 
-def _analyse(job: tuple[Path, bool], sample_rate: int) -> tuple[World, Tracks | None]:
+@dataclass(frozen=True)
+class Reference:
+    """A test clip as conversions are measured against it."""
+    tracks: Tracks              # trimmed WORLD analysis
+    speaker: np.ndarray         # voice embedding
+    quality: dict               # DNSMOS of the recording
+    resynth_quality: dict       # DNSMOS of its WORLD copy-synthesis: the vocoder's own ceiling
+
+
+def _analyse(job: tuple[Path, bool], sample_rate: int) -> tuple[World, Reference | None]:
     """The clip's WORLD features, whole (what converters convert and learn from), and, for a
-    test clip, the tracks of its trimmed analysis (what conversions are measured against)."""
+    test clip, what conversions are measured against."""
     path, is_test = job
     audio = load_audio(path, sample_rate)
-    return analyze(audio, sample_rate), Tracks.of(analyze_for_eval(audio, sample_rate)) if is_test else None
+    world = analyze(audio, sample_rate)
+    if not is_test:
+        return world, None
+    return world, Reference(Tracks.of(analyze_for_eval(audio, sample_rate)), speaker_embedding(audio, sample_rate),
+                            dnsmos(audio, sample_rate), dnsmos(synthesize(world), sample_rate))
 
 
 def _pool_map(work, jobs: list, workers: int, desc: str) -> list:
@@ -105,8 +121,8 @@ class PairJob:
     source_path: Path
     source_emotion: str
     target_emotion: str
-    source_tracks: Tracks
-    target_tracks: Tracks
+    source_ref: Reference
+    target_ref: Reference
     wav: Path
 
 
@@ -116,17 +132,23 @@ def _convert_one(job: PairJob, converter, sample_rate: int, judge_feature: str |
     functionals of the WAV when there is a judge."""
     if converter.resynthesises:
         audio = synthesize(converter.convert(job.source, job.source_emotion, job.target_emotion))
-        tracks = Tracks.of(analyze_for_eval(audio, sample_rate))
+        tracks, quality = Tracks.of(analyze_for_eval(audio, sample_rate)), dnsmos(audio, sample_rate)
+        voice = speaker_embedding(audio, sample_rate)
     else:  # the source recording itself
         audio = load_audio(job.source_path, sample_rate)
-        tracks = job.source_tracks
+        tracks, quality, voice = job.source_ref.tracks, job.source_ref.quality, job.source_ref.speaker
     job.wav.parent.mkdir(parents=True, exist_ok=True)
     sf.write(job.wav, audio, sample_rate, subtype="PCM_16")
+    row = compare(tracks, job.target_ref.tracks)
+    row["speaker_sim"] = float(voice @ job.target_ref.speaker)
+    row |= {f"dnsmos_{k}": v for k, v in quality.items()}
+    row |= {f"dnsmos_{k}_real": v for k, v in job.target_ref.quality.items()}
+    row |= {f"dnsmos_{k}_world_resynth": v for k, v in job.target_ref.resynth_quality.items()}
     functionals = None
     if judge_feature:
         heard = load_audio(job.wav, mel.sample_rate)  # as the judge's training clips were read
         functionals = VECTORS[judge_feature](job.wav, heard, mel)
-    return compare(tracks, job.target_tracks), functionals
+    return row, functionals
 
 
 def judge_conversions(judge: EmotionJudge, per_pair: pd.DataFrame, functionals: np.ndarray) -> dict:
@@ -165,14 +187,14 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
     analysed = _pool_map(partial(_analyse, sample_rate=sample_rate),
                          [(paths[i], i in test_clips) for i in needed], workers, f"WORLD analysis {corpus}")
     worlds = {i: world for i, (world, _) in zip(needed, analysed)}
-    tracks = {i: clip_tracks for i, (_, clip_tracks) in zip(needed, analysed)}
+    refs = {i: ref for i, (_, ref) in zip(needed, analysed)}
 
     converter = convert.get(variant)()
     converter.fit([(worlds[s], worlds[t], emotions[s], emotions[t]) for s, t in split.pairs["train"]])
 
     test = split.pairs["test"]
     names = [f"{Path(paths[s]).stem}_to_{emotions[t]}.wav" for s, t in test]
-    jobs = [PairJob(worlds[s], paths[s], emotions[s], emotions[t], tracks[s], tracks[t], out / "audio" / name)
+    jobs = [PairJob(worlds[s], paths[s], emotions[s], emotions[t], refs[s], refs[t], out / "audio" / name)
             for (s, t), name in zip(test, names)]
     work = partial(_convert_one, converter=converter, sample_rate=sample_rate,
                    judge_feature=judge.feature if judge else None,
