@@ -23,3 +23,4 @@ rule all:
         "reports/metrics.json",
         "reports/summary.json",
         "reports/report.md",
+        "reports/report.html",

@@ -136,24 +136,36 @@ def demo_index(tmp_path_factory):
     return root / "index.parquet", root
 
 
-@pytest.mark.parametrize("variant", ["no_conversion", "prosody_baseline", "world_mlp"])
-def test_each_world_variant_converts_held_out_speakers_and_writes_audio(demo_index, tmp_path, variant):
+WORLD_VARIANTS = ["no_conversion", "prosody_baseline", "world_mlp"]
+DEMO_CFG = {"subset": {"intensity": "normal", "repetition": "01", "sentence": "01"},
+            "emotions": ["neutral", "angry", "sad"], "speakers": {"val": ["02"], "test": ["03"]}}
+
+
+@pytest.fixture(scope="module")
+def world_runs(demo_index, tmp_path_factory):
+    """Every WORLD variant converted the demo's held-out speaker: variant -> (metrics, folder)."""
     from emoforge.train.translate_world import fit
 
     index, root = demo_index
-    cfg = {"subset": {"intensity": "normal", "repetition": "01", "sentence": "01"},
-           "emotions": ["neutral", "angry", "sad"], "speakers": {"val": ["02"], "test": ["03"]}}
-    result = fit(cfg, index, root, tmp_path / variant, "demo_speech", variant,
-                 judge_table=root / "features" / "egemaps.parquet")
+    models = tmp_path_factory.mktemp("models") / "translate" / "demo_speech"
+    return {variant: (fit(DEMO_CFG, index, root, models / variant, "demo_speech", variant,
+                          judge_table=root / "features" / "egemaps.parquet"), models / variant)
+            for variant in WORLD_VARIANTS}
+
+
+@pytest.mark.parametrize("variant", WORLD_VARIANTS)
+def test_each_world_variant_converts_held_out_speakers_and_writes_audio(world_runs, variant):
+    cfg = DEMO_CFG
+    result, folder = world_runs[variant]
     assert result["test/pairs"] == 6 and result["train/pairs"] == 6
     assert result["speakers"] == {"train": ["01"], "val": ["02"], "test": ["03"]}
-    pairs = pd.read_csv(tmp_path / variant / "pairs.csv")
+    pairs = pd.read_csv(folder / "pairs.csv")
     assert len(pairs) == 6 and pairs["source_id"].str.endswith("-03").all()
     for wav in pairs["wav"]:
-        audio, sr = sf.read(tmp_path / variant / "audio" / wav)
+        audio, sr = sf.read(folder / "audio" / wav)
         assert sr == 16000 and len(audio) > 0.2 * sr and np.abs(audio).max() > 0.01
     assert 0 < result["test/mcd_db"] < 30
-    saved = json.loads((tmp_path / variant / "metrics.json").read_text())
+    saved = json.loads((folder / "metrics.json").read_text())
     assert saved["test/mcd_db"] == pytest.approx(result["test/mcd_db"])
     for metric in ("speaker_sim", "dnsmos_ovrl", "dnsmos_ovrl_real", "dnsmos_ovrl_world_resynth"):
         assert np.isfinite(result[f"test/{metric}"]) and np.isfinite(pairs[metric]).all()
@@ -246,3 +258,20 @@ def test_world_mlp_moves_the_envelope_the_way_training_pairs_did():
     gain_db = 10 * np.log10(converted.envelope.mean(0) / source.envelope.mean(0))
     assert gain_db[-1] - gain_db[0] == pytest.approx(10 * np.log10(np.exp(-2.0)), abs=2.0)  # -8.7 dB
     assert np.median(converted.f0) == pytest.approx(150, rel=0.05)
+
+
+def test_the_report_page_plays_source_target_and_every_conversion(world_runs, tmp_path):
+    from emoforge.report.build import build
+
+    metrics = [str(folder / "metrics.json") for _, folder in world_runs.values()]
+    rows = build({"translate": {"listen_pairs": 2}}, tmp_path, translate=metrics)
+    assert {r["variant"] for r in rows} == set(WORLD_VARIANTS)
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<audio controls") == 2 * (2 + len(WORLD_VARIANTS))
+    sources = [part.split('"')[0] for part in page.split('src="')[1:]]
+    assert len(sources) == 2 * 2 * (2 + len(WORLD_VARIANTS))  # a player and a picture per clip
+    for src in sources:
+        assert (tmp_path / src).stat().st_size > 1000, src
+    assert "<th>world_mlp</th>" in page and "<table>" in page and "heard as target" in page
+    md = (tmp_path / "report.md").read_text()
+    assert "| demo_speech (synthetic) | prosody_baseline |" in md and "Judge: egemaps_linear" in md

@@ -22,6 +22,8 @@ rule report:
         metrics="reports/metrics.json",
         summary="reports/summary.json",
         report="reports/report.md",
+        html="reports/report.html",
+        listen=directory("reports/listen"),
     params:
         cfg=json.dumps({k: config[k] for k in ("ser", "translate", "faces")}, sort_keys=True),
     log:

@@ -339,4 +339,8 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
                "(calm has no face class).", "", f"![speech to face](figures/{png.name})", ""]
     md += ["", "Every training run is in MLflow: `mlflow ui --backend-store-uri sqlite:///mlflow.db`.", ""]
     (out_dir / "report.md").write_text("\n".join(md))
+    from .html import listening_section, write_page
+    world_dirs = {tuple(_parts(p, 2)): Path(p).parent for p in world}
+    listen = listening_section(world_dirs, out_dir, int(cfg.get("translate", {}).get("listen_pairs", 4)))
+    write_page("\n".join(md), listen, out_dir / "report.html")
     return rows

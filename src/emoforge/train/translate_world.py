@@ -213,6 +213,10 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
         result |= judge_conversions(judge, per_pair, np.stack([f for _, f in measured]))
     out.mkdir(parents=True, exist_ok=True)
     per_pair.to_csv(out / "pairs.csv", index=False)
+    for i in sorted(test_clips):  # the real recordings, for listening beside the conversions
+        real = out / "real" / f"{Path(paths[i]).stem}.wav"
+        real.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(real, load_audio(paths[i], sample_rate), sample_rate, subtype="PCM_16")
     result |= {"test/pairs": len(test), "train/pairs": len(split.pairs["train"]), "speakers": split.speakers,
                "converter": converter.state(), "sample_rate": sample_rate,
                "wall_s": round(time.time() - t0, 2), "device": "cpu"}
