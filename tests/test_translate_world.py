@@ -275,3 +275,52 @@ def test_the_report_page_plays_source_target_and_every_conversion(world_runs, tm
     assert "<th>world_mlp</th>" in page and "<table>" in page and "heard as target" in page
     md = (tmp_path / "report.md").read_text()
     assert "| demo_speech (synthetic) | prosody_baseline |" in md and "Judge: egemaps_linear" in md
+
+
+def _translate(*args):
+    from emoforge.cli import main
+    main(["translate", *map(str, args)])
+
+
+def test_translate_cli_converts_any_clip_with_a_trained_model(world_runs, demo_index, tmp_path):
+    _, root = demo_index
+    clip = root / "Actor_03" / "03-01-01-01-02-02-03.wav"  # a sentence and take no test pair used
+    for variant in ("prosody_baseline", "world_mlp"):
+        out = tmp_path / f"{variant}.wav"
+        _translate(clip, "--to", "angry", "-o", out, "--model", world_runs[variant][1] / "model.pt")
+        audio, sr = sf.read(out)
+        source, _ = sf.read(clip)
+        assert sr == 16000 and np.abs(audio).max() > 0.01
+        shift = world_runs[variant][0]["converter"]
+        rate = (shift if variant == "prosody_baseline" else shift["prosody"])["neutral->angry"]["rate"]
+        assert len(audio) == pytest.approx(len(source) * rate, rel=0.05)
+
+
+def test_translate_cli_errors_say_what_is_wrong(world_runs, tmp_path, caplog):
+    import torch
+
+    model = world_runs["world_mlp"][1] / "model.pt"
+    good = tmp_path / "good.wav"
+    sf.write(good, voiced_tone(150.0), SR)
+    empty, noise, long_clip = tmp_path / "empty.wav", tmp_path / "noise.wav", tmp_path / "long.wav"
+    empty.write_bytes(b"")
+    noise.write_bytes(np.random.default_rng(0).bytes(4000))
+    sf.write(long_clip, np.zeros(120 * SR, dtype=np.float32), SR)
+    ser_model = tmp_path / "ser.pt"
+    torch.save({"task": "ser", "model": {"w": torch.zeros(2)}}, ser_model)
+    cases = [((good, "--to", "bored"), "--to 'bored': this model knows"),
+             ((good, "--to", "angry", "--from", "calm"), "--from 'calm'"),
+             ((empty, "--to", "angry"), "not audio that libsndfile can read"),
+             ((noise, "--to", "angry"), "not audio that libsndfile can read"),
+             ((long_clip, "--to", "angry"), "lasts 120.00 s"),
+             ((tmp_path / "missing.wav", "--to", "angry"), "no such file")]
+    for args, message in cases:
+        caplog.clear()
+        with pytest.raises(SystemExit):
+            _translate(*args, "-o", tmp_path / "out.wav", "--model", model)
+        assert message in caplog.text, (args, caplog.text)
+    caplog.clear()
+    with pytest.raises(SystemExit):
+        _translate(good, "--to", "angry", "-o", tmp_path / "out.wav", "--model", ser_model)
+    assert "not an emoforge WORLD translation model (it holds ser)" in caplog.text
+    assert not (tmp_path / "out.wav").exists()

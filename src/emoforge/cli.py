@@ -87,7 +87,8 @@ def cmd_ser(args) -> None:
     print(f"test UA {r['test/ua']:.3f}  WA {r['test/wa']:.3f}  F1 {r['test/f1']:.3f}")
 
 
-def cmd_translate(args) -> None:
+def cmd_translate_train(args) -> None:
+    """Train a log-mel translation GAN on one corpus."""
     fit, cfg = _train(args, "translate")
     r = fit(cfg, Path(args.features), Path(args.out), args.corpus, args.variant)
     print(f"test MCD {r['test/mcd_db']:.2f} dB (no conversion: {r['test/mcd_db_no_conversion']:.2f} dB)")
@@ -101,6 +102,14 @@ def cmd_translate_world(args) -> None:
     heard = f", heard as the target {r['test/conversion_acc']:.3f}" if "test/conversion_acc" in r else ""
     print(f"test MCD {r['test/mcd_db']:.2f} dB, log-F0 RMSE {r['test/logf0_rmse']:.3f}{heard} "
           f"over {r['test/pairs']} pairs")
+
+
+def cmd_translate(args) -> None:
+    """Convert a recording to another emotion with a trained WORLD converter."""
+    from .translate_clip import translate_file
+    model = translate_file(Path(args.input), Path(args.output), args.to, args.source_emotion,
+                           Path(args.model) if args.model else None)
+    print(f"{args.input} ({args.source_emotion}) -> {args.to}: {args.output} (model {model})")
 
 
 def cmd_faces(args) -> None:
@@ -146,12 +155,21 @@ def main(argv: list[str] | None = None) -> None:
     stage("index", cmd_index, "corpus", "out", "root?")
     stage("features", cmd_features, "corpus", "index", "out-dir", "root?", "features?", "vectors+")
     stage("ser", cmd_ser, "corpus", "variant", "fold", "features", "out", "protocol?")
-    stage("translate", cmd_translate, "corpus", "variant", "features", "out")
+    stage("translate-train", cmd_translate_train, "corpus", "variant", "features", "out")
     stage("translate-world", cmd_translate_world, "corpus", "variant", "index", "root", "out", "judge-features?")
     stage("faces", cmd_faces, "corpus", "variant", "features", "out")
     stage("benchmark", cmd_benchmark, "out", "ser+")
     stage("benchmark-translate", cmd_benchmark_translate, "out", "translate+")
     stage("report", cmd_report, "out-dir", "ser+", "translate+", "faces+", "indexes+")
+    clip = sub.add_parser("translate", help=cmd_translate.__doc__)
+    clip.add_argument("input", help="a recording: WAV, FLAC, OGG... (anything libsndfile reads)")
+    clip.add_argument("--to", required=True, help="the target emotion, e.g. angry")
+    clip.add_argument("--from", dest="source_emotion", default="neutral",
+                      help="the emotion the recording is in (default: neutral)")
+    clip.add_argument("-o", "--output", required=True, help="the WAV to write")
+    clip.add_argument("--model", help="a model.pt from data/models/translate/<corpus>/<variant>/ "
+                      "(default: the best trained WORLD converter found there)")
+    clip.set_defaults(fn=cmd_translate)
     args = p.parse_args(argv)
     try:
         args.fn(args)

@@ -24,7 +24,7 @@ rule translate:
     benchmark:
         "logs/benchmarks/translate_{corpus}_{variant}.tsv"
     shell:
-        "{EMOFORGE} translate --corpus {wildcards.corpus} --variant {wildcards.variant} --cfg {params.cfg:q} "
+        "{EMOFORGE} translate-train --corpus {wildcards.corpus} --variant {wildcards.variant} --cfg {params.cfg:q} "
         "--threads {threads} --features data/features/{wildcards.corpus} "
         "--out data/models/translate/{wildcards.corpus}/{wildcards.variant} 2>&1 | tee {log}"
 
@@ -36,6 +36,7 @@ rule translate_world:
     output:
         metrics="data/models/translate/{corpus}/{variant}/metrics.json",
         pairs="data/models/translate/{corpus}/{variant}/pairs.csv",
+        model="data/models/translate/{corpus}/{variant}/model.pt",
     wildcard_constraints:
         variant="|".join(WORLD_VARIANTS),
     params:

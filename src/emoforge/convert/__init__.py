@@ -5,6 +5,8 @@ turns a source clip's WORLD features into the target emotion's; the runner resyn
 and measures every variant the same way (emoforge.train.translate_world)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from .prosody import NoConversion, ProsodyBaseline
 from .spectral import SpectralMLP
 
@@ -19,3 +21,24 @@ def get(variant: str):
     if variant not in CONVERTERS:
         raise KeyError(f"unknown WORLD converter {variant!r}; known: {sorted(CONVERTERS)}")
     return CONVERTERS[variant]
+
+
+def save(converter, variant: str, sample_rate: int, path: Path) -> None:
+    """A model file `emoforge translate` can use: tensors and plain types only."""
+    import torch
+    path.parent.mkdir(parents=True, exist_ok=True)
+    directions = sorted(converter.directions())
+    torch.save({"task": "translate", "kind": "world", "variant": variant, "sample_rate": sample_rate,
+                "directions": [list(pair) for pair in directions],
+                "emotions": sorted({e for pair in directions for e in pair}), "state": converter.state()}, path)
+
+
+def load(path: Path):
+    """(converter, model file contents) from a file written by save(); anything else is refused."""
+    from ..train.common import load_state
+    model = load_state(path)
+    if not isinstance(model, dict) or model.get("task") != "translate" or model.get("kind") != "world":
+        what = model.get("task") if isinstance(model, dict) and model.get("task") else "something else"
+        raise ValueError(f"{path} is not an emoforge WORLD translation model (it holds {what}); "
+                         "give one written by the translate_world rule: data/models/translate/<corpus>/<variant>/model.pt")
+    return get(model["variant"]).from_state(model["state"]), model

@@ -68,8 +68,18 @@ class NoConversion:
     def convert(self, world: World, source: str, target: str) -> World:
         return world
 
+    def directions(self) -> list[tuple[str, str]]:
+        return []  # the source itself, whatever the emotions
+
+    def describe(self) -> dict:
+        return {}
+
     def state(self) -> dict:
         return {}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "NoConversion":
+        return cls()
 
 
 class ProsodyBaseline:
@@ -97,5 +107,18 @@ class ProsodyBaseline:
             raise KeyError(f"no training pair went from {source!r} to {target!r}")
         return self.shifts[(source, target)].apply(world)
 
+    def directions(self) -> list[tuple[str, str]]:
+        """The (source, target) emotion pairs it learnt to convert."""
+        return list(self.shifts)
+
+    def describe(self) -> dict:
+        return self.state()
+
     def state(self) -> dict:
         return {f"{s}->{t}": vars(shift) for (s, t), shift in self.shifts.items()}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "ProsodyBaseline":
+        baseline = cls()
+        baseline.shifts = {tuple(key.split("->")): Shift(**values) for key, values in state.items()}
+        return baseline

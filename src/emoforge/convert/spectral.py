@@ -52,6 +52,11 @@ class SpectralMLP:
             ia, ib = dtw_path(source_mcep[:, 1:], target_mcep[:, 1:])
             yield source_mcep, ia, target_mcep[ib] - source_mcep[ia], source_emotion, target_emotion
 
+    def _network(self, inputs: int, outputs: int) -> nn.Module:
+        return nn.Sequential(nn.Linear(inputs, self.hidden), nn.GELU(),
+                             nn.Linear(self.hidden, self.hidden), nn.GELU(),
+                             nn.Linear(self.hidden, outputs))
+
     def fit(self, pairs) -> None:
         pairs = list(pairs)
         self.prosody.fit(pairs)
@@ -64,9 +69,7 @@ class SpectralMLP:
         x = np.concatenate([self._inputs(m, s, t)[ia] for m, ia, _, s, t in aligned])
         y = ((deltas - self.stats["y_mean"]) / self.stats["y_std"]).astype(np.float32)
         torch.manual_seed(self.seed)
-        self.net = nn.Sequential(nn.Linear(x.shape[1], self.hidden), nn.GELU(),
-                                 nn.Linear(self.hidden, self.hidden), nn.GELU(),
-                                 nn.Linear(self.hidden, y.shape[1]))
+        self.net = self._network(x.shape[1], y.shape[1])
         optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=1e-4)
         x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
         order = torch.Generator().manual_seed(self.seed)
@@ -96,7 +99,30 @@ class SpectralMLP:
         pitch_and_rate = replace(self.prosody.shifts[(source, target)], loudness_offset=0.0)
         return pitch_and_rate.apply(moved)
 
-    def state(self) -> dict:
+    def directions(self) -> list[tuple[str, str]]:
+        return self.prosody.directions()
+
+    def describe(self) -> dict:
         return {"emotions": self.emotions, "context": self.context, "hidden": self.hidden,
-                "epochs": self.epochs, "train_loss": self.losses, "prosody": self.prosody.state()}
+                "epochs": self.epochs, "train_loss": self.losses, "prosody": self.prosody.describe()}
+
+    def state(self) -> dict:
+        """Tensors and plain types only: model files are read with weights_only=True."""
+        return {"settings": {"context": self.context, "hidden": self.hidden, "epochs": self.epochs,
+                             "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed},
+                "emotions": self.emotions, "net": self.net.state_dict(), "losses": self.losses,
+                "stats": {k: torch.from_numpy(np.asarray(v)) for k, v in self.stats.items()},
+                "prosody": self.prosody.state()}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "SpectralMLP":
+        converter = cls(**state["settings"])
+        converter.emotions, converter.losses = list(state["emotions"]), list(state["losses"])
+        converter.stats = {k: v.numpy() for k, v in state["stats"].items()}
+        converter.prosody = ProsodyBaseline.from_state(state["prosody"])
+        weights = state["net"]
+        converter.net = converter._network(weights["0.weight"].shape[1], weights["4.weight"].shape[0])
+        converter.net.load_state_dict(weights)
+        converter.net.eval()
+        return converter
 

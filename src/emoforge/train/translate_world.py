@@ -218,8 +218,9 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
         real.parent.mkdir(parents=True, exist_ok=True)
         sf.write(real, load_audio(paths[i], sample_rate), sample_rate, subtype="PCM_16")
     result |= {"test/pairs": len(test), "train/pairs": len(split.pairs["train"]), "speakers": split.speakers,
-               "converter": converter.state(), "sample_rate": sample_rate,
+               "converter": converter.describe(), "sample_rate": sample_rate,
                "wall_s": round(time.time() - t0, 2), "device": "cpu"}
+    convert.save(converter, variant, sample_rate, out / "model.pt")
     write_json(out / "metrics.json", result)
     tags = {"task": "translate", "corpus": corpus, "variant": variant, "device": "cpu"}
     with tracking.run("translate", f"{corpus}/{variant}", cfg, tags=tags) as mlrun:
