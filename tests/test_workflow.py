@@ -176,6 +176,7 @@ def test_demo_end_to_end(e2e):
     pairs = wd / "data/models/translate/demo_speech/prosody_baseline/pairs.csv"
     assert all((pairs.parent / "audio" / name).stat().st_size > 1000 for name in pairs.read_text().split()[1:]
                if name.endswith(".wav"))
+    assert "## Time and memory per job" in report and "| features_demo_speech_audio |" in report
     page = (wd / "reports" / "report.html").read_text()
     assert page.count("<audio controls") >= 5 and "<table" in page and "Speech emotion recognition" in page
     for src in (part.split('"')[0] for part in page.split('src="')[1:]):  # every clip and image is there

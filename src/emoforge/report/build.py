@@ -169,6 +169,19 @@ def translate_benchmark(paths: list[str], out: Path) -> dict:
     return result
 
 
+def job_costs(folder: Path) -> list[str]:
+    """Wall time, CPU time and peak memory of every job, from Snakemake's benchmark files."""
+    files = sorted(folder.glob("*.tsv"))
+    if not files:
+        return []
+    lines = ["## Time and memory per job", "", "From Snakemake's benchmark files in `logs/benchmarks/` "
+             "(the latest run of each job).", "", "| job | wall s | CPU s | peak RSS (MB) |", "|---|---|---|---|"]
+    for tsv in files:
+        last = pd.read_csv(tsv, sep="\t").iloc[-1]
+        lines.append(f"| {tsv.stem} | {last['s']:.1f} | {last['cpu_time']:.1f} | {last['max_rss']:.0f} |")
+    return lines + [""]
+
+
 def summary(rows: list[dict]) -> dict:
     """The rows as task -> corpus -> variant -> metric -> mean: what `dvc metrics show/diff` can read."""
     out: dict = {}
@@ -337,6 +350,7 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
         md += ["## Speech → emotion → face", "", f"Test clips of {name(_parts(chain_src[0], 4)[0])} "
                "(fold 0, unseen speakers): the emotion SER heard picks the class of the generated face "
                "(calm has no face class).", "", f"![speech to face](figures/{png.name})", ""]
+    md += job_costs(Path("logs/benchmarks"))
     md += ["", "Every training run is in MLflow: `mlflow ui --backend-store-uri sqlite:///mlflow.db`.", ""]
     (out_dir / "report.md").write_text("\n".join(md))
     from .html import listening_section, write_page
