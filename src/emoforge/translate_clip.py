@@ -50,7 +50,9 @@ def translate_file(source: Path, output: Path, target: str, source_emotion: str 
         raise ValueError(f"this model never learnt {source_emotion} -> {target}")
     audio = read_clip(source, model["sample_rate"])
     world = analyze(audio, model["sample_rate"])
-    converted = synthesize(converter.convert(world, source_emotion, target)) if converter.resynthesises else audio
+    converted = audio
+    if converter.resynthesises:
+        converted = synthesize(converter.convert(world, source_emotion, target))
     output.parent.mkdir(parents=True, exist_ok=True)
     sf.write(output, converted, model["sample_rate"], subtype="PCM_16")
     return model_path

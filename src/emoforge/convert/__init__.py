@@ -28,9 +28,10 @@ def save(converter, variant: str, sample_rate: int, path: Path) -> None:
     import torch
     path.parent.mkdir(parents=True, exist_ok=True)
     directions = sorted(converter.directions())
+    emotions = sorted({e for pair in directions for e in pair})
     torch.save({"task": "translate", "kind": "world", "variant": variant, "sample_rate": sample_rate,
-                "directions": [list(pair) for pair in directions],
-                "emotions": sorted({e for pair in directions for e in pair}), "state": converter.state()}, path)
+                "directions": [list(pair) for pair in directions], "emotions": emotions,
+                "state": converter.state()}, path)
 
 
 def load(path: Path):
@@ -39,6 +40,6 @@ def load(path: Path):
     model = load_state(path)
     if not isinstance(model, dict) or model.get("task") != "translate" or model.get("kind") != "world":
         what = model.get("task") if isinstance(model, dict) and model.get("task") else "something else"
-        raise ValueError(f"{path} is not an emoforge WORLD translation model (it holds {what}); "
-                         "give one written by the translate_world rule: data/models/translate/<corpus>/<variant>/model.pt")
+        raise ValueError(f"{path} is not an emoforge WORLD translation model (it holds {what}); give one "
+                         "the translate_world rule wrote: data/models/translate/<corpus>/<variant>/model.pt")
     return get(model["variant"]).from_state(model["state"]), model

@@ -93,8 +93,9 @@ class SpectralMLP:
         delta = predicted * self.stats["y_std"] + self.stats["y_mean"]
         delta[~world.active_frames()] = 0.0  # the network learnt from speech, not from silence
         fft_size = 2 * (world.envelope.shape[1] - 1)
-        before = pyworld.decode_spectral_envelope(np.ascontiguousarray(mcep), world.sample_rate, fft_size)
-        after = pyworld.decode_spectral_envelope(np.ascontiguousarray(mcep + delta), world.sample_rate, fft_size)
+        def envelope(coded):
+            return pyworld.decode_spectral_envelope(np.ascontiguousarray(coded), world.sample_rate, fft_size)
+        before, after = envelope(mcep), envelope(mcep + delta)
         moved = replace(world, envelope=world.envelope * (after / np.maximum(before, 1e-20)))
         pitch_and_rate = replace(self.prosody.shifts[(source, target)], loudness_offset=0.0)
         return pitch_and_rate.apply(moved)

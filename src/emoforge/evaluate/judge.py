@@ -51,8 +51,8 @@ class EmotionJudge:
         for C in grid:
             model = self.spec.build(n_classes=len(self.emotions), n_features=x.shape[1], C=C)
             model.fit(x[train], y[train].astype(int))
-            ua = classification(y[val].astype(int), model.predict_proba(x[val]), self.emotions, "val")["val/ua"]
-            scored.append((ua, C))
+            scores = model.predict_proba(x[val])
+            scored.append((classification(y[val].astype(int), scores, self.emotions, "val")["val/ua"], C))
         ua, C = max(scored)
         return C, ua
 

@@ -44,4 +44,4 @@ def dnsmos(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
     from speechmos import dnsmos as model
     audio = np.clip(_at_model_rate(audio, sample_rate), -1.0, 1.0)  # what a WAV file would hold
     scores = model.run(audio, sr=SAMPLE_RATE)
-    return {"sig": float(scores["sig_mos"]), "bak": float(scores["bak_mos"]), "ovrl": float(scores["ovrl_mos"])}
+    return {name: float(scores[f"{name}_mos"]) for name in ("sig", "bak", "ovrl")}

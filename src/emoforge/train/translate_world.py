@@ -30,9 +30,8 @@ from ..features.audio import VECTORS, MelConfig, load_audio
 from ..features.world import World, analyze, synthesize
 from .common import fold_split, write_json
 
-METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error", "speaker_sim",
-           "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_sig_real", "dnsmos_bak_real", "dnsmos_ovrl_real",
-           "dnsmos_sig_world_resynth", "dnsmos_bak_world_resynth", "dnsmos_ovrl_world_resynth")
+METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error", "speaker_sim") + tuple(
+    f"dnsmos_{scale}{of}" for of in ("", "_real", "_world_resynth") for scale in ("sig", "bak", "ovrl"))
 
 
 @dataclass(frozen=True)
@@ -104,8 +103,9 @@ def _analyse(job: tuple[Path, bool], sample_rate: int) -> tuple[World, Reference
     world = analyze(audio, sample_rate)
     if not is_test:
         return world, None
-    return world, Reference(Tracks.of(analyze_for_eval(audio, sample_rate)), speaker_embedding(audio, sample_rate),
-                            dnsmos(audio, sample_rate), dnsmos(synthesize(world), sample_rate))
+    tracks = Tracks.of(analyze_for_eval(audio, sample_rate))
+    return world, Reference(tracks, speaker_embedding(audio, sample_rate), dnsmos(audio, sample_rate),
+                            dnsmos(synthesize(world), sample_rate))
 
 
 def _pool_map(work, jobs: list, workers: int, desc: str) -> list:
