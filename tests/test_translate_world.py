@@ -324,3 +324,15 @@ def test_translate_cli_errors_say_what_is_wrong(world_runs, tmp_path, caplog):
         _translate(good, "--to", "angry", "-o", tmp_path / "out.wav", "--model", ser_model)
     assert "not an emoforge WORLD translation model (it holds ser)" in caplog.text
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_settings_are_compared_on_validation_speakers_without_touching_the_test_ones(demo_index, tmp_path):
+    from emoforge.train.translate_world import fit
+
+    index, root = demo_index
+    result = fit({**DEMO_CFG, "evaluate_on": "val"}, index, root, tmp_path, "demo_speech", "prosody_baseline",
+                 judge_table=root / "features" / "egemaps.parquet")
+    assert result["val/pairs"] == 6 and not any(k.startswith("test/") for k in result)
+    pairs = pd.read_csv(tmp_path / "pairs.csv")
+    assert pairs["source_id"].str.endswith("-02").all()  # speaker 02 validates
+    assert result["judge"]["val_ua"] is None  # the judge did not learn from the speaker it judges

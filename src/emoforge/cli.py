@@ -99,9 +99,10 @@ def cmd_translate_world(args) -> None:
     from .train.translate_world import fit
     r = fit(json.loads(args.cfg), Path(args.index), Path(args.root), Path(args.out), args.corpus, args.variant,
             workers=args.threads, judge_table=Path(args.judge_features) if args.judge_features else None)
-    heard = f", heard as the target {r['test/conversion_acc']:.3f}" if "test/conversion_acc" in r else ""
-    print(f"test MCD {r['test/mcd_db']:.2f} dB, log-F0 RMSE {r['test/logf0_rmse']:.3f}{heard} "
-          f"over {r['test/pairs']} pairs")
+    part = "val" if "val/pairs" in r else "test"
+    heard = f", heard as the target {r[f'{part}/conversion_acc']:.3f}" if f"{part}/conversion_acc" in r else ""
+    print(f"{part} MCD {r[f'{part}/mcd_db']:.2f} dB, log-F0 RMSE {r[f'{part}/logf0_rmse']:.3f}{heard} "
+          f"over {r[f'{part}/pairs']} pairs")
 
 
 def cmd_translate(args) -> None:

@@ -151,7 +151,8 @@ def _convert_one(job: PairJob, converter, sample_rate: int, judge_feature: str |
     return row, functionals
 
 
-def judge_conversions(judge: EmotionJudge, per_pair: pd.DataFrame, functionals: np.ndarray) -> dict:
+def judge_conversions(judge: EmotionJudge, per_pair: pd.DataFrame, functionals: np.ndarray,
+                      part: str = "test") -> dict:
     """Share of converted clips heard as their target emotion, beside the real targets
     (the ceiling) and the unconverted sources (the floor)."""
     speakers = per_pair["speaker"].tolist()
@@ -161,10 +162,9 @@ def judge_conversions(judge: EmotionJudge, per_pair: pd.DataFrame, functionals: 
     for kind, emotions in heard.items():
         per_pair[f"judge_{kind}"] = emotions
     hit = {kind: (per_pair[f"judge_{kind}"] == per_pair["target_emotion"]).to_numpy(float) for kind in heard}
-    result = {f"test/conversion_acc{'' if kind == 'converted' else '_' + kind}": float(v.mean())
-              for kind, v in hit.items()}
-    result |= {f"test/conversion_acc{'' if kind == 'converted' else '_' + kind}_std": float(v.std())
-               for kind, v in hit.items()}
+    names = {kind: f"{part}/conversion_acc{'' if kind == 'converted' else '_' + kind}" for kind in hit}
+    result = {names[kind]: float(v.mean()) for kind, v in hit.items()}
+    result |= {f"{names[kind]}_std": float(v.std()) for kind, v in hit.items()}
     return result | {"judge": {"variant": judge.spec.name, "C": judge.C, "val_ua": judge.val_ua,
                                "chance": 1 / len(judge.emotions)}}
 
@@ -173,16 +173,25 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
         workers: int = 1, judge_table: Path | None = None) -> dict:
     t0 = time.time()
     seed, sample_rate = int(cfg.get("seed", 0)), int(cfg.get("sample_rate", 16000))
+    # `evaluate_on: val` measures the validation speakers instead, to compare settings without
+    # looking at the test speakers; the judge then learns from the training speakers only.
+    part = cfg.get("evaluate_on", "test")
+    if part not in ("test", "val"):
+        raise ValueError(f"evaluate_on must be test or val, not {part!r}")
     split = prepare(index_path, cfg, seed)
     clips = split.clips
     paths = [item_path(root, p) for p in clips["path"]]
     emotions = clips["emotion"].tolist()
     judge = None
     if judge_table is not None:
+        judge_val = split.speakers["val"] if part == "test" else []
         judge = EmotionJudge(cfg.get("judge", "egemaps_linear"), pd.read_parquet(judge_table),
-                             sorted(set(emotions)), split.speakers["train"], split.speakers["val"])
+                             sorted(set(emotions)), split.speakers["train"], judge_val)
 
-    test_clips = {i for pair in split.pairs["test"] for i in pair}
+    test = split.pairs[part]
+    if not test:
+        raise ValueError(f"{index_path}: no {part} pairs to measure")
+    test_clips = {i for pair in test for i in pair}
     needed = sorted(test_clips | {i for pair in split.pairs["train"] for i in pair})
     analysed = _pool_map(partial(_analyse, sample_rate=sample_rate),
                          [(paths[i], i in test_clips) for i in needed], workers, f"WORLD analysis {corpus}")
@@ -192,7 +201,6 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
     converter = convert.get(variant)()
     converter.fit([(worlds[s], worlds[t], emotions[s], emotions[t]) for s, t in split.pairs["train"]])
 
-    test = split.pairs["test"]
     names = [f"{Path(paths[s]).stem}_to_{emotions[t]}.wav" for s, t in test]
     jobs = [PairJob(worlds[s], paths[s], emotions[s], emotions[t], refs[s], refs[t], out / "audio" / name)
             for (s, t), name in zip(test, names)]
@@ -207,24 +215,24 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
     per_pair.insert(2, "target_id", [clips.at[t, "item_id"] for _, t in test])
     per_pair.insert(3, "speaker", [str(clips.at[s, "speaker"]) for s, _ in test])
     per_pair.insert(4, "target_emotion", [emotions[t] for _, t in test])
-    result = {f"test/{m}": float(np.nanmean(per_pair[m])) for m in METRICS}
-    result |= {f"test/{m}_std": float(np.nanstd(per_pair[m])) for m in METRICS}
+    result = {f"{part}/{m}": float(np.nanmean(per_pair[m])) for m in METRICS}
+    result |= {f"{part}/{m}_std": float(np.nanstd(per_pair[m])) for m in METRICS}
     if judge:
-        result |= judge_conversions(judge, per_pair, np.stack([f for _, f in measured]))
+        result |= judge_conversions(judge, per_pair, np.stack([f for _, f in measured]), part)
     out.mkdir(parents=True, exist_ok=True)
     per_pair.to_csv(out / "pairs.csv", index=False)
     for i in sorted(test_clips):  # the real recordings, for listening beside the conversions
         real = out / "real" / f"{Path(paths[i]).stem}.wav"
         real.parent.mkdir(parents=True, exist_ok=True)
         sf.write(real, load_audio(paths[i], sample_rate), sample_rate, subtype="PCM_16")
-    result |= {"test/pairs": len(test), "train/pairs": len(split.pairs["train"]), "speakers": split.speakers,
+    result |= {f"{part}/pairs": len(test), "train/pairs": len(split.pairs["train"]), "speakers": split.speakers,
                "converter": converter.describe(), "sample_rate": sample_rate,
                "wall_s": round(time.time() - t0, 2), "device": "cpu"}
     convert.save(converter, variant, sample_rate, out / "model.pt")
     write_json(out / "metrics.json", result)
     tags = {"task": "translate", "corpus": corpus, "variant": variant, "device": "cpu"}
     with tracking.run("translate", f"{corpus}/{variant}", cfg, tags=tags) as mlrun:
-        mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
+        mlrun.metrics({k: v for k, v in result.items() if k.startswith(f"{part}/")})
         mlrun.artifact(out / "metrics.json")
         mlrun.artifact(out / "pairs.csv")
     return result
