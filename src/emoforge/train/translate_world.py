@@ -198,7 +198,7 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
     worlds = {i: world for i, (world, _) in zip(needed, analysed)}
     refs = {i: ref for i, (_, ref) in zip(needed, analysed)}
 
-    converter = convert.get(variant)()
+    converter = convert.get(variant)(**cfg.get("model", {}).get(variant, {}))
     converter.fit([(worlds[s], worlds[t], emotions[s], emotions[t]) for s, t in split.pairs["train"]])
 
     names = [f"{Path(paths[s]).stem}_to_{emotions[t]}.wav" for s, t in test]
