@@ -2,6 +2,8 @@
 P.835 SIG/BAK/OVRL (speechmos). Both packages ship their weights in their wheels."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..numba_cache import install
@@ -14,7 +16,9 @@ def _voice_encoder():
     global _encoder
     if _encoder is None:
         install()  # both packages import librosa
-        from resemblyzer import VoiceEncoder
+        with warnings.catch_warnings():  # Resemblyzer's imports are older than scipy's and setuptools'
+            warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+            from resemblyzer import VoiceEncoder
         _encoder = VoiceEncoder("cpu", verbose=False)
     return _encoder
 
