@@ -190,6 +190,8 @@ def test_a_subset_that_leaves_nothing_is_a_clear_error(demo_index, tmp_path):
     index, root = demo_index
     with pytest.raises(ValueError, match="no audio clips left"):
         fit({"emotions": ["bored"], "folds": 3}, index, root, tmp_path, "demo_speech", "no_conversion")
+    with pytest.raises(ValueError, match=r"names \['08'\], who have no clips"):
+        fit({"speakers": {"test": ["08"]}}, index, root, tmp_path, "demo_speech", "no_conversion")
     with pytest.raises(ValueError, match="has no column for"):
         fit({"subset": {"mood": "x"}, "folds": 3}, index, root, tmp_path, "demo_speech", "no_conversion")
 

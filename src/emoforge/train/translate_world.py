@@ -74,6 +74,10 @@ def prepare(index_path: Path, cfg: dict, seed: int) -> Split:
                          f"and translate.emotions {cfg.get('emotions')}")
     speakers = cfg.get("speakers") or fold_split(clips["speaker"].tolist(), int(cfg["folds"]), 0, seed)
     speakers = {part: [str(s) for s in speakers.get(part, [])] for part in ("val", "test")}
+    unknown = sorted(set(speakers["val"] + speakers["test"]) - set(clips["speaker"]))
+    if unknown:
+        raise ValueError(f"translate.world.speakers names {unknown}, who have no clips in {index_path} "
+                         f"(its speakers: {sorted(set(clips['speaker']))})")
     held_out = set(speakers["val"]) | set(speakers["test"])
     speakers["train"] = sorted(set(clips["speaker"]) - held_out)
     part_of = {s: part for part, names in speakers.items() for s in names}
