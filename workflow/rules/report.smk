@@ -3,6 +3,7 @@ rule prepare:
     input:
         FEATURE_FILES,
         expand("data/features/{corpus}/{vector}.parquet", corpus=SER_CORPORA, vector=VECTOR_FEATURES),
+        JUDGE_FEATURES,
 
 
 rule train:

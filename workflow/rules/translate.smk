@@ -4,6 +4,13 @@ from emoforge import convert, models
 
 GAN_VARIANTS = sorted(name for name, v in models.REGISTRY.items() if v.task == "translate")
 WORLD_VARIANTS = sorted(convert.CONVERTERS)
+JUDGE_FEATURE = models.get(config["translate"]["world"]["judge"]).feature
+# the conversion judge's vectors belong to the `prepare` stage, like every feature file
+JUDGE_FEATURES = (
+    expand("data/features/{corpus}/{feature}.parquet", corpus=TRANSLATE_CORPORA, feature=JUDGE_FEATURE)
+    if set(config["translate"]["variants"]) & set(WORLD_VARIANTS)
+    else []
+)
 
 
 rule translate:
@@ -32,7 +39,7 @@ rule translate:
 rule translate_world:
     input:
         index="data/index/{corpus}.parquet",
-        judge=lambda w: f"data/features/{w.corpus}/{models.get(config['translate']['world']['judge']).feature}.parquet",
+        judge=f"data/features/{{corpus}}/{JUDGE_FEATURE}.parquet",
     output:
         metrics="data/models/translate/{corpus}/{variant}/metrics.json",
         pairs="data/models/translate/{corpus}/{variant}/pairs.csv",
