@@ -39,13 +39,13 @@ def _labels(index: pd.DataFrame) -> pd.DataFrame:
     return index[LABEL_COLUMNS + extra].reset_index(drop=True)
 
 
-def _map_files(work, paths, workers: int, desc: str):
+def map_files(work, paths, workers: int, desc: str, chunksize: int = 8):
     """work(path) over every file, in order, on `workers` processes, with a progress bar."""
     if workers <= 1:
         yield from tqdm(map(work, paths), total=len(paths), desc=desc, unit="file")
         return
     with ProcessPoolExecutor(workers) as pool:
-        yield from tqdm(pool.map(work, paths, chunksize=8), total=len(paths), desc=desc, unit="file")
+        yield from tqdm(pool.map(work, paths, chunksize=chunksize), total=len(paths), desc=desc, unit="file")
 
 
 def _mel(rel: str, root: Path, cfg: MelConfig) -> np.ndarray:
@@ -67,7 +67,7 @@ def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, w
             np.save(shard_dir / f"shard_{shard:04d}.npy", np.concatenate(buf))
             buf, shard, start = [], shard + 1, 0
 
-    for mel in _map_files(partial(_mel, root=root, cfg=cfg), index["path"], workers, f"log-mel {index_path.stem}"):
+    for mel in map_files(partial(_mel, root=root, cfg=cfg), index["path"], workers, f"log-mel {index_path.stem}"):
         if start + len(mel) > SHARD_FRAMES:
             flush()
         rows.append((f"shard_{shard:04d}.npy", start, len(mel)))
@@ -94,7 +94,7 @@ def extract_vectors(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig,
     index = _audio_items(index_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     work = partial(_vectors, root=root, cfg=cfg, names=tuple(vectors))
-    per_item = list(_map_files(work, index["path"], workers, f"{'+'.join(vectors)} {index_path.stem}"))
+    per_item = list(map_files(work, index["path"], workers, f"{'+'.join(vectors)} {index_path.stem}"))
     item_labels = _labels(index)
     for name in vectors:
         vec = np.stack([v[name] for v in per_item])

@@ -10,7 +10,6 @@ judge: a SER model trained on other speakers says which emotion each WAV sounds 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
-from tqdm import tqdm
 
 from .. import convert, tracking
 from ..corpora import read_index
@@ -27,6 +25,7 @@ from ..evaluate.conversion import Tracks, analyze_for_eval, compare
 from ..evaluate.judge import EmotionJudge
 from ..evaluate.voice import dnsmos, speaker_embedding
 from ..features.audio import VECTORS, MelConfig, load_audio
+from ..features.extract import map_files
 from ..features.world import World, analyze, synthesize
 from .common import fold_split, write_json
 
@@ -112,13 +111,6 @@ def _analyse(job: tuple[Path, bool], sample_rate: int) -> tuple[World, Reference
                             dnsmos(synthesize(world), sample_rate))
 
 
-def _pool_map(work, jobs: list, workers: int, desc: str) -> list:
-    if workers <= 1:
-        return [work(job) for job in tqdm(jobs, desc=desc, unit="clip")]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(tqdm(pool.map(work, jobs, chunksize=4), total=len(jobs), desc=desc, unit="clip"))
-
-
 @dataclass(frozen=True)
 class PairJob:
     source: World
@@ -197,8 +189,9 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
         raise ValueError(f"{index_path}: no {part} pairs to measure")
     test_clips = {i for pair in test for i in pair}
     needed = sorted(test_clips | {i for pair in split.pairs["train"] for i in pair})
-    analysed = _pool_map(partial(_analyse, sample_rate=sample_rate),
-                         [(paths[i], i in test_clips) for i in needed], workers, f"WORLD analysis {corpus}")
+    analysed = list(map_files(partial(_analyse, sample_rate=sample_rate),
+                              [(paths[i], i in test_clips) for i in needed], workers,
+                              f"WORLD analysis {corpus}", chunksize=4))
     worlds = {i: world for i, (world, _) in zip(needed, analysed)}
     refs = {i: ref for i, (_, ref) in zip(needed, analysed)}
 
@@ -211,7 +204,7 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
     work = partial(_convert_one, converter=converter, sample_rate=sample_rate,
                    judge_feature=judge.feature if judge else None,
                    mel=MelConfig.from_params(cfg.get("features", {})))
-    measured = _pool_map(work, jobs, workers, f"convert {corpus}/{variant}")
+    measured = list(map_files(work, jobs, workers, f"convert {corpus}/{variant}", chunksize=4))
 
     per_pair = pd.DataFrame([metrics for metrics, _ in measured])
     per_pair.insert(0, "wav", names)
