@@ -9,21 +9,26 @@ adding a variant never recomputes the log-mel shards its neighbours were trained
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from ..corpora import read_index
 from ..corpora.base import item_path
-from .audio import VECTORS, MelConfig, load_audio, log_mel
+from .audio import VECTORS, MelConfig, load_audio
+from .engine import chunked, log_mels
 
 log = logging.getLogger(__name__)
 LABEL_COLUMNS = ["item_id", "speaker", "gender", "emotion", "intensity", "sentence", "split_group"]
-SHARD_FRAMES = 2_000_000  # ~256 MB of float16 at 64 mels
+SHARD_FRAMES = 250_000  # 32 MB of float16 at 64 mels: the most a feature job holds
+VECTOR_CHUNK = 256  # items per Parquet row group of a vector table
 
 
 def _audio_items(index_path: Path) -> pd.DataFrame:
@@ -48,34 +53,65 @@ def map_files(work, paths, workers: int, desc: str, chunksize: int = 8):
         yield from tqdm(pool.map(work, paths, chunksize=chunksize), total=len(paths), desc=desc, unit="file")
 
 
-def _mel(rel: str, root: Path, cfg: MelConfig) -> np.ndarray:
-    return log_mel(load_audio(item_path(root, rel), cfg.sample_rate), cfg).astype(np.float16)
+def _decode(rel: str, root: Path, sample_rate: int) -> np.ndarray:
+    return load_audio(item_path(root, rel), sample_rate)
 
 
-def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, workers: int = 1) -> pd.DataFrame:
-    """Log-mel shards + data/features/<corpus>/logmel.parquet."""
+def write_parquet_atomic(table: pd.DataFrame, path: Path) -> None:
+    """A Parquet file that either is complete or is not there: a job killed mid-write
+    leaves no file a later stage could take for finished work."""
+    partial_path = path.with_name(f".{path.name}.partial")
+    table.to_parquet(partial_path, index=False)
+    os.replace(partial_path, path)
+
+
+class ShardWriter:
+    """Appends (frames, mels) arrays to .npy shards of at most SHARD_FRAMES frames; holds
+    one shard in memory at most."""
+
+    def __init__(self, shard_dir: Path):
+        self.shard_dir = shard_dir
+        self.buffer: list[np.ndarray] = []
+        self.shard = 0
+        self.start = 0
+
+    def name(self) -> str:
+        return f"shard_{self.shard:04d}.npy"
+
+    def add(self, mel: np.ndarray) -> tuple[str, int, int]:
+        if self.start + len(mel) > SHARD_FRAMES:
+            self.flush()
+        row = (self.name(), self.start, len(mel))
+        self.buffer.append(mel)
+        self.start += len(mel)
+        return row
+
+    def flush(self) -> None:
+        if self.buffer:
+            np.save(self.shard_dir / self.name(), np.concatenate(self.buffer))
+            self.buffer, self.shard, self.start = [], self.shard + 1, 0
+
+
+def extract_audio(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, workers: int = 1,
+                  device: str | None = None) -> pd.DataFrame:
+    """Log-mel shards + data/features/<corpus>/logmel.parquet, the manifest that says they
+    are complete: it is removed first and written last."""
     index = _audio_items(index_path)
+    manifest_path = out_dir / "logmel.parquet"
+    manifest_path.unlink(missing_ok=True)
     shard_dir = out_dir / "logmel"
     shard_dir.mkdir(parents=True, exist_ok=True)
     for old in shard_dir.glob("shard_*.npy"):
         old.unlink()
-    rows, buf, shard, start = [], [], 0, 0
-
-    def flush():
-        nonlocal buf, shard, start
-        if buf:
-            np.save(shard_dir / f"shard_{shard:04d}.npy", np.concatenate(buf))
-            buf, shard, start = [], shard + 1, 0
-
-    for mel in map_files(partial(_mel, root=root, cfg=cfg), index["path"], workers, f"log-mel {index_path.stem}"):
-        if start + len(mel) > SHARD_FRAMES:
-            flush()
-        rows.append((f"shard_{shard:04d}.npy", start, len(mel)))
-        buf.append(mel)
-        start += len(mel)
-    flush()
-    manifest = pd.concat([_labels(index), pd.DataFrame(rows, columns=["shard", "start", "frames"])], axis=1)
-    manifest.to_parquet(out_dir / "logmel.parquet", index=False)
+    writer = ShardWriter(shard_dir)
+    decode = partial(_decode, root=root, sample_rate=cfg.sample_rate)
+    mels = log_mels(decode, index["path"], cfg, threads=workers, device=device)
+    bar = tqdm(mels, total=len(index), desc=f"log-mel {index_path.stem}", unit="file")
+    rows = [writer.add(mel) for mel in bar]
+    writer.flush()
+    placement = pd.DataFrame(rows, columns=["shard", "start", "frames"])
+    manifest = pd.concat([_labels(index), placement], axis=1)
+    write_parquet_atomic(manifest, manifest_path)
     return manifest
 
 
@@ -83,6 +119,39 @@ def _vectors(rel: str, root: Path, cfg: MelConfig, names: tuple[str, ...]) -> di
     path = item_path(root, rel)
     audio = load_audio(path, cfg.sample_rate)
     return {k: VECTORS[k](path, audio, cfg) for k in names}
+
+
+class VectorTable:
+    """data/features/<corpus>/<name>.parquet, written a chunk of items at a time and put in
+    place whole when closed. Items with (copies, values) get a row per copy, item-major, copy
+    0 being the clip itself."""
+
+    def __init__(self, path: Path, name: str, labels: pa.Table):
+        self.path = path
+        self.partial_path = path.with_name(f".{path.name}.partial")
+        self.name = name
+        self.labels = labels
+        self.written = 0
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, vectors: np.ndarray) -> None:
+        items = np.arange(self.written, self.written + len(vectors))
+        self.written += len(vectors)
+        copies = vectors.shape[1] if vectors.ndim == 3 else 1
+        table = self.labels.take(np.repeat(items, copies))
+        if vectors.ndim == 3:
+            table = table.append_column("copy", pa.array(np.tile(np.arange(copies), len(items))))
+            vectors = vectors.reshape(-1, vectors.shape[2])
+        names = table.column_names + [f"{self.name}_{i:03d}" for i in range(vectors.shape[1])]
+        arrays = table.columns + [pa.array(vectors[:, i]) for i in range(vectors.shape[1])]
+        table = pa.Table.from_arrays(arrays, names=names, metadata=self.labels.schema.metadata)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.partial_path, table.schema)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        self.writer.close()
+        os.replace(self.partial_path, self.path)
 
 
 def extract_vectors(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig, vectors: tuple[str, ...],
@@ -93,18 +162,15 @@ def extract_vectors(index_path: Path, root: Path, out_dir: Path, cfg: MelConfig,
         raise KeyError(f"unknown feature vector(s) {sorted(unknown)}; known: {sorted(VECTORS)}")
     index = _audio_items(index_path)
     out_dir.mkdir(parents=True, exist_ok=True)
+    labels = pa.Table.from_pandas(_labels(index), preserve_index=False)
+    tables = {name: VectorTable(out_dir / f"{name}.parquet", name, labels) for name in vectors}
     work = partial(_vectors, root=root, cfg=cfg, names=tuple(vectors))
-    per_item = list(map_files(work, index["path"], workers, f"{'+'.join(vectors)} {index_path.stem}"))
-    item_labels = _labels(index)
-    for name in vectors:
-        vec = np.stack([v[name] for v in per_item])
-        labels = item_labels
-        if vec.ndim == 3:  # (items, copies, values): a row per copy, item-major, copy 0 = the clip itself
-            labels = labels.loc[labels.index.repeat(vec.shape[1])].reset_index(drop=True)
-            labels["copy"] = np.tile(np.arange(vec.shape[1]), len(index))
-            vec = vec.reshape(-1, vec.shape[2])
-        table = pd.DataFrame(vec, columns=[f"{name}_{i:03d}" for i in range(vec.shape[1])])
-        pd.concat([labels, table], axis=1).to_parquet(out_dir / f"{name}.parquet", index=False)
+    per_item = map_files(work, index["path"], workers, f"{'+'.join(vectors)} {index_path.stem}")
+    for chunk in chunked(per_item, VECTOR_CHUNK):
+        for name, table in tables.items():
+            table.write(np.stack([item[name] for item in chunk]))
+    for table in tables.values():
+        table.close()
 
 
 def load_logmel(feature_dir: Path) -> tuple[pd.DataFrame, list[np.ndarray]]:
@@ -123,6 +189,8 @@ def extract_images(index_path: Path, root: Path, out_dir: Path) -> pd.DataFrame:
     if index.empty:
         raise ValueError(f"{index_path}: no usable images (all missing or quarantined)")
     out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / "images.parquet"
+    manifest_path.unlink(missing_ok=True)
     images = np.zeros((len(index), 48, 48), dtype=np.uint8)
     in_csv = index["path"].str.contains("#row=", regex=False)
     if in_csv.any():
@@ -133,5 +201,5 @@ def extract_images(index_path: Path, root: Path, out_dir: Path) -> pd.DataFrame:
         images[i] = load_image(root, index.at[i, "path"])
     np.save(out_dir / "images.npy", images)
     manifest = _labels(index)
-    manifest.to_parquet(out_dir / "images.parquet", index=False)
+    write_parquet_atomic(manifest, manifest_path)
     return manifest
