@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-translate-ravdess
+.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-translate-ravdess bench-features bench-workflow
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -55,3 +55,9 @@ bench-ser-ravdess-fold0: setup
 # WORLD converters on real RAVDESS (R1's clips and actor split): WAVs, metrics, benchmark rows
 bench-translate-ravdess: setup
 	snakemake --cores all reports/benchmarks/translate_ravdess.json --configfile config/bench_translate_ravdess.yaml
+
+# The feature engine against plain librosa / openSMILE loops on the same files, and peak memory
+SHARED ?= ../shared/data
+bench-features: setup
+	$(PY) -m emoforge.bench.features --out reports/benchmarks/features.json \
+		--ravdess-16k $(SHARED)/ravdess-16k --ravdess-48k $(SHARED)/ravdess-48k
