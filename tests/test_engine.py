@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,24 @@ def _kill_when(job, reached, timeout=120.0):
     job.wait()
 
 
+def _processes_naming(text):
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if text in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+def _none_left(text, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while _processes_naming(text) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _processes_naming(text)
+
+
 def test_a_killed_feature_job_leaves_no_manifest_and_a_rerun_completes(tmp_path):
     root = shared("ravdess-16k")
     from emoforge.corpora import corpus_type, write_index
@@ -95,6 +114,7 @@ def test_a_killed_feature_job_leaves_no_manifest_and_a_rerun_completes(tmp_path)
     job = _features_job(tmp_path / "index.parquet", root, out, "mfcc_stats")
     _kill_when(job, (out / ".mfcc_stats.parquet.partial").exists)
     assert not (out / "mfcc_stats.parquet").exists()
+    assert _none_left(str(tmp_path / "index.parquet")), "the killed job's workers outlived it"
 
     assert _features_job(tmp_path / "index.parquet", root, out).wait() == 0
     again = pd.read_parquet(out / "logmel.parquet")

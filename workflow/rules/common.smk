@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from emoforge.corpora import check_config, corpus_type
+from emoforge.devices import nvidia_gpu_count
 from emoforge.features.audio import VECTORS
 
 try:
@@ -125,9 +126,4 @@ def raw_root(wildcards):
 
 def gpu_resources():
     """CUDA jobs ask for one `gpu`, so `--resources gpu=N` runs N of them at a time."""
-    try:
-        import torch
-        has_cuda = torch.cuda.is_available() and config["device"] != "cpu"
-    except ImportError:
-        has_cuda = False
-    return 1 if has_cuda else 0
+    return 1 if nvidia_gpu_count() and config["device"] != "cpu" else 0

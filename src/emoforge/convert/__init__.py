@@ -5,22 +5,23 @@ turns a source clip's WORLD features into the target emotion's; the runner resyn
 and measures every variant the same way (emoforge.train.translate_world)."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
-from .prosody import NoConversion, ProsodyBaseline
-from .spectral import SpectralMLP
-
+# name -> "module:class" in this package, imported on use (the workflow reads the names while
+# it parses; the classes bring in torch and pyworld)
 CONVERTERS = {
-    "no_conversion": NoConversion,
-    "prosody_baseline": ProsodyBaseline,
-    "world_mlp": SpectralMLP,
+    "no_conversion": "prosody:NoConversion",
+    "prosody_baseline": "prosody:ProsodyBaseline",
+    "world_mlp": "spectral:SpectralMLP",
 }
 
 
 def get(variant: str):
     if variant not in CONVERTERS:
         raise KeyError(f"unknown WORLD converter {variant!r}; known: {sorted(CONVERTERS)}")
-    return CONVERTERS[variant]
+    module, name = CONVERTERS[variant].split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 def save(converter, variant: str, sample_rate: int, path: Path) -> None:

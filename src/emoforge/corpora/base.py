@@ -1,7 +1,9 @@
 """The index contract shared by every corpus, and the checks that quarantine bad files."""
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +144,7 @@ def _wav_truncation(path: Path) -> str | None:
         while True:
             hdr = f.read(8)
             if len(hdr) < 8:
-                return "WAV has no data chunk"
+                return "truncated or malformed WAV: no data chunk"
             cid, clen = struct.unpack("<4sI", hdr)
             if cid == b"data":
                 have = size - f.tell()
@@ -153,16 +155,32 @@ def _wav_truncation(path: Path) -> str | None:
             f.seek(clen + (clen & 1), 1)
 
 
+def _unreachable(path: Path) -> str | None:
+    """Why a listed path has no file behind it: missing, a dangling link, a link loop."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if path.is_symlink():
+            return f"broken symbolic link (to {os.readlink(path)})"
+        return "file is missing" if e.errno == errno.ENOENT else f"cannot stat file: {e.strerror}"
+    return None
+
+
 def probe_audio(path: Path, item: Item) -> Item:
     """Fill duration / rate / channels, or quarantine the item with the reason."""
     import soundfile as sf
 
-    if not path.exists():
-        return item.quarantine("file is missing")
+    if why := _unreachable(path):
+        return item.quarantine(why)
     if path.stat().st_size == 0:
         return item.quarantine("empty file (0 bytes)")
-    with open(path, "rb") as f:
-        head = f.read(12)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as e:
+        return item.quarantine(f"unreadable file: {e.strerror or e}")
     kind = _sniff_container(head)
     expected = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
     if kind is None:
@@ -208,4 +226,7 @@ def probe_image(path: Path, item: Item, size: tuple[int, int] = (48, 48)) -> Ite
 
 
 def audio_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    """Every path under root named like audio, links that lead nowhere included (they are
+    quarantined with the reason, not skipped in silence)."""
+    named = (p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    return sorted(p for p in named if p.is_symlink() or p.is_file())

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..demo import faces, speech
 from . import fer2013, ravdess
 from .base import Corpus, Item
 
 
+# The generators import scipy (a second at start-up), so they load when a corpus is made,
+# not whenever the workflow is parsed.
 def make_speech(dest: Path, cfg: dict) -> None:
+    from ..demo import speech
     speech.generate(dest, actors=int(cfg.get("actors", 8)), seed=int(cfg.get("seed", 0)))
 
 
 def make_faces(dest: Path, cfg: dict) -> None:
+    from ..demo import faces
     counts = {"train": int(cfg.get("train_per_class", 150)), "test": int(cfg.get("test_per_class", 40))}
     faces.generate(dest, counts, seed=int(cfg.get("seed", 0)))
 

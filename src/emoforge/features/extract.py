@@ -44,11 +44,24 @@ def _labels(index: pd.DataFrame) -> pd.DataFrame:
     return index[LABEL_COLUMNS + extra].reset_index(drop=True)
 
 
-def _one_thread_each() -> None:
+def _worker_setup() -> None:
     """Workers already fill the cores: a BLAS pool of its own in each would oversubscribe them
-    (mfcc_stats on 2 workers ran 2.8x slower than one plain loop until this)."""
+    (mfcc_stats on 2 workers ran 2.8x slower than one plain loop until this). And a worker
+    dies with its job: after a SIGKILL of the job, forked workers would otherwise wait on
+    their queue forever."""
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)
+    die_with_parent()
+
+
+def die_with_parent() -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent ends (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
 def map_files(work, paths, workers: int, desc: str, chunksize: int = 8):
@@ -56,7 +69,7 @@ def map_files(work, paths, workers: int, desc: str, chunksize: int = 8):
     if workers <= 1:
         yield from tqdm(map(work, paths), total=len(paths), desc=desc, unit="file")
         return
-    with ProcessPoolExecutor(workers, initializer=_one_thread_each) as pool:
+    with ProcessPoolExecutor(workers, initializer=_worker_setup) as pool:
         yield from tqdm(pool.map(work, paths, chunksize=chunksize), total=len(paths), desc=desc, unit="file")
 
 

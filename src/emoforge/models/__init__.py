@@ -1,18 +1,14 @@
-"""Model registry: variant name -> constructor. A new variant is one entry here."""
+"""Model registry: variant name -> constructor. A new variant is one entry here.
+
+Constructors are named as "module:attribute" inside this package and imported when a model is
+built: the workflow reads the registry while it parses, and importing torch there cost ~1.5 s
+per `snakemake` call."""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
-
-from torch import nn
-
-from . import classic
-from .face_cgan import FaceClassifier, FaceDiscriminator, FaceGenerator
-from .ser_cnn import LogMelCNN, MultitaskCNN
-from .ser_seq import AttentionClassifier, RecurrentClassifier
-from .ser_vector import AlexNet1D, R3Conv1D, ResNet1D, VectorMLP
-from .translate_unet import PatchDiscriminator, UNetGenerator
 
 
 @dataclass(frozen=True)
@@ -20,12 +16,22 @@ class Variant:
     name: str
     task: str       # ser | translate | faces
     feature: str    # which feature file it reads
-    build: Callable[..., nn.Module | tuple[nn.Module, ...]]
+    factory: str | None  # "module:attribute" in emoforge.models, or None for a fusion
     description: str
     family: str = "torch"  # torch | sklearn | fusion: which fit loop trains it (emoforge.train.ser_fit)
     multitask: bool = False  # returns a dict of heads; auxiliary targets come from the index
     members: tuple[str, ...] = ()  # fusion: the variants whose fold predictions it combines
     options: dict = field(default_factory=dict)  # defaults under ser.model.<name> in params.yaml
+    factory_args: dict = field(default_factory=dict)  # fixed keyword arguments of the factory
+
+    @property
+    def build(self) -> Callable | None:
+        """The constructor: a torch module (or a GAN's pair), or a scikit-learn estimator."""
+        if self.factory is None:
+            return None
+        module, attribute = self.factory.split(":")
+        constructor = getattr(importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.{module}"), attribute)
+        return partial(constructor, **self.factory_args) if self.factory_args else constructor
 
     def settings(self, cfg: dict) -> dict:
         """This variant's model options: its defaults, updated by ser.model.<name>."""
@@ -37,27 +43,27 @@ class Variant:
 
 
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
-    Variant("cnn_logmel", "ser", "logmel", LogMelCNN,
+    Variant("cnn_logmel", "ser", "logmel", "ser_cnn:LogMelCNN",
             "2D CNN on log-mel with attention pooling"),
-    Variant("r4_multitask", "ser", "logmel", MultitaskCNN,
+    Variant("r4_multitask", "ser", "logmel", "ser_cnn:MultitaskCNN",
             "R4: log-mel CNN, attention over feature maps, gender/intensity(/VAD) heads", multitask=True),
-    Variant("bigru_logmel", "ser", "logmel", partial(RecurrentClassifier, cell="gru"),
-            "R2: bidirectional GRU over log-mel frames"),
-    Variant("bilstm_logmel", "ser", "logmel", partial(RecurrentClassifier, cell="lstm"),
-            "R2: bidirectional LSTM over log-mel frames"),
-    Variant("attention_logmel", "ser", "logmel", AttentionClassifier,
+    Variant("bigru_logmel", "ser", "logmel", "ser_seq:RecurrentClassifier",
+            "R2: bidirectional GRU over log-mel frames", factory_args={"cell": "gru"}),
+    Variant("bilstm_logmel", "ser", "logmel", "ser_seq:RecurrentClassifier",
+            "R2: bidirectional LSTM over log-mel frames", factory_args={"cell": "lstm"}),
+    Variant("attention_logmel", "ser", "logmel", "ser_seq:AttentionClassifier",
             "R2: self-attention (Transformer encoder) over log-mel frames"),
-    Variant("r3_cnn1d", "ser", "r3_mfcc259", R3Conv1D,
+    Variant("r3_cnn1d", "ser", "r3_mfcc259", "ser_vector:R3Conv1D",
             "R3: 259-value MFCC vector, 1D CNN with 6 convolutions"),
-    Variant("r2_alexnet1d", "ser", "r2_kaggle", AlexNet1D,
+    Variant("r2_alexnet1d", "ser", "r2_kaggle", "ser_vector:AlexNet1D",
             "R2: 162-value Kaggle vector (ZCR, chroma, MFCC, RMS, mel), AlexNet-shaped 1D CNN"),
-    Variant("r2_resnet1d", "ser", "r2_kaggle", ResNet1D,
+    Variant("r2_resnet1d", "ser", "r2_kaggle", "ser_vector:ResNet1D",
             "R2: 162-value Kaggle vector, ResNet-shaped 1D CNN"),
-    Variant("wavlm_mlp", "ser", "wavlm_base_plus", VectorMLP,
+    Variant("wavlm_mlp", "ser", "wavlm_base_plus", "ser_vector:VectorMLP",
             "frozen WavLM-base-plus (downloaded on first use) + MLP head; needs internet once"),
-    Variant("egemaps_linear", "ser", "egemaps", classic.linear,
+    Variant("egemaps_linear", "ser", "egemaps", "classic:linear",
             "eGeMAPS functionals (openSMILE), per-speaker z-scores, logistic regression", family="sklearn"),
-    Variant("compare_linear", "ser", "compare", classic.linear,
+    Variant("compare_linear", "ser", "compare", "classic:linear",
             "ComParE 2016 functionals (openSMILE, 6373 values; the IS13 set), per-speaker z-scores, "
             "logistic regression", family="sklearn",
             # 6373 values want ~30x stronger regularisation than eGeMAPS' 88; large C also fits slowly
@@ -66,10 +72,10 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
             "ours: late fusion of cnn_logmel and compare_linear, weights picked on validation speakers",
             family="fusion", members=("cnn_logmel", "compare_linear")),
     Variant("unet_gan", "translate", "logmel",
-            lambda n_emotions, **kw: (UNetGenerator(n_emotions, **kw), PatchDiscriminator(n_emotions, **kw)),
+            "translate_unet:generator_and_discriminator",
             "R1: conditional UNet generator + PatchGAN, BCE + L1"),
     Variant("cgan", "faces", "images",
-            lambda n_classes, **kw: (FaceGenerator(n_classes, **kw), FaceDiscriminator(n_classes)),
+            "face_cgan:generator_and_discriminator",
             "R3: conditional DCGAN, 4-conv discriminator"),
 )}
 
@@ -83,4 +89,4 @@ def get(name: str, task: str | None = None) -> Variant:
     return v
 
 
-__all__ = ["REGISTRY", "Variant", "get", "FaceClassifier"]
+__all__ = ["REGISTRY", "Variant", "get"]

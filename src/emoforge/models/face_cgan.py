@@ -41,6 +41,10 @@ class FaceDiscriminator(nn.Module):
         return self.fc(h).view(-1) + (self.embed(y) * h).sum(1)
 
 
+def generator_and_discriminator(n_classes: int, **options) -> tuple[FaceGenerator, FaceDiscriminator]:
+    return FaceGenerator(n_classes, **options), FaceDiscriminator(n_classes)
+
+
 class FaceClassifier(nn.Module):
     """Judge for generated faces: trained on the real training faces only."""
 

@@ -56,3 +56,7 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, src: torch.Tensor, cand: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([src, cand, _planes(src, onehot)], 1))
+
+
+def generator_and_discriminator(n_emotions: int, **options) -> tuple[UNetGenerator, PatchDiscriminator]:
+    return UNetGenerator(n_emotions, **options), PatchDiscriminator(n_emotions, **options)

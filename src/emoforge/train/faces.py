@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import models, tracking
+from ..models.face_cgan import FaceClassifier
 from ..evaluate.metrics import classification
 from ..labels import FACE_EMOTIONS
 from .common import Checkpoint, begin, write_json
@@ -46,7 +47,7 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def train_judge(x, y, idx, device, epochs: int, gen: torch.Generator) -> tuple[torch.nn.Module, dict]:
-    judge = models.FaceClassifier(len(FACE_EMOTIONS)).to(device)
+    judge = FaceClassifier(len(FACE_EMOTIONS)).to(device)
     opt = torch.optim.AdamW(judge.parameters(), lr=3e-3, weight_decay=1e-3)
     xt, yt = torch.from_numpy(x[idx["train"]])[:, None], torch.from_numpy(y[idx["train"]])
     steps = -(-len(xt) // 64)  # batches per epoch
