@@ -61,3 +61,7 @@ SHARED ?= ../shared/data
 bench-features: setup
 	$(PY) -m emoforge.bench.features --out reports/benchmarks/features.json \
 		--ravdess-16k $(SHARED)/ravdess-16k --ravdess-48k $(SHARED)/ravdess-48k
+
+# A dry run of the full real-corpora graph: the cost of every `snakemake` call before any job
+bench-workflow: setup
+	$(PY) -m emoforge.bench.workflow --out reports/benchmarks/workflow.json

@@ -8,7 +8,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ..report.build import row
@@ -18,21 +17,31 @@ def machine() -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
+# A small interpreter runs each measured command: ru_maxrss survives fork and exec, so a child
+# forked straight from this (large) process would report this process's memory as its own.
+MEASURER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+out = child.stdout.read()
+_, status, usage = os.wait4(child.pid, 0)
+sys.stdout.write(out)
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "outside_s": time.perf_counter() - started,
+                  "peak_rss_mb": usage.ru_maxrss / 1024}))
+"""
+
+
 def run_child(args: list[str], env: dict | None = None) -> dict:
     """Run a command; return its last stdout line as JSON (if any) plus the wall time seen from
-    outside and the child's peak resident memory in MB (from wait4, so its own, not a sum)."""
-    started = time.perf_counter()
-    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             env={**os.environ, **(env or {})})
-    stdout = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    outside_s = time.perf_counter() - started
-    if child.returncode != 0:
-        raise RuntimeError(f"benchmark step failed (exit {child.returncode}): {' '.join(args)}")
-    lines = stdout.strip().splitlines()
-    result = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
-    return {**result, "outside_s": outside_s, "peak_rss_mb": usage.ru_maxrss / 1024}
+    outside and the command's own peak resident memory in MB."""
+    done = subprocess.run([sys.executable, "-c", MEASURER, *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    lines = done.stdout.strip().splitlines()
+    measured = json.loads(lines[-1])
+    if measured["exit"] != 0:
+        raise RuntimeError(f"benchmark step failed (exit {measured['exit']}): {' '.join(args)}")
+    result = json.loads(lines[-2]) if len(lines) > 1 and lines[-2].startswith("{") else {}
+    return {**result, "outside_s": measured["outside_s"], "peak_rss_mb": measured["peak_rss_mb"]}
 
 
 def python_child(module: str, *args: str) -> list[str]:

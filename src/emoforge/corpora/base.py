@@ -7,10 +7,11 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,9 @@ def item_path(root: Path, path: str) -> Path:
 
 
 def to_frame(items: Iterable[Item]) -> pd.DataFrame:
+    # pandas and numpy load where they are used: the workflow imports this module to parse
+    import pandas as pd
+
     rows = []
     for it in items:
         row = {k: getattr(it, k) for k in INDEX_COLUMNS}
@@ -118,6 +122,8 @@ def write_index(items: Iterable[Item], out: Path) -> pd.DataFrame:
 
 
 def read_index(path: Path, only_ok: bool = True) -> pd.DataFrame:
+    import pandas as pd
+
     df = pd.read_parquet(path)
     return df[df["status"] == "ok"].reset_index(drop=True) if only_ok else df
 
@@ -170,6 +176,7 @@ def _unreachable(path: Path) -> str | None:
 
 def probe_audio(path: Path, item: Item) -> Item:
     """Fill duration / rate / channels, or quarantine the item with the reason."""
+    import numpy as np
     import soundfile as sf
 
     if why := _unreachable(path):

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
-
 from ..labels import check_canonical
 from .base import Corpus, Item, item_path, probe_audio
 
@@ -36,6 +34,8 @@ def index(root: Path, cfg: dict, corpus: str = "manifest") -> list[Item]:
     if not csv_path.is_file():
         raise FileNotFoundError(f"corpus {corpus!r}: manifest {csv_path} does not exist "
                                 "(`manifest:` is relative to the corpus's `path:`, or absolute)")
+    import pandas as pd
+
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
