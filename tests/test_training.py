@@ -294,7 +294,7 @@ def test_unknown_variant_is_a_clear_error():
 def test_checkpoint_from_another_config_is_set_aside_not_reused(tmp_path):
     from emoforge.train.common import Checkpoint
     Checkpoint(tmp_path / "c.pt", {"lr": 0.1, "epochs": 3}).save({"epoch": 2})
-    assert Checkpoint(tmp_path / "c.pt", {"lr": 0.1, "epochs": 9}).load("cpu")["epoch"] == 2  # longer: resume
+    assert Checkpoint(tmp_path / "c.pt", {"lr": 0.1, "epochs": 9}).resume("cpu")["epoch"] == 2  # longer: resume
     assert Checkpoint(tmp_path / "c.pt", {"lr": 0.2, "epochs": 3}).load("cpu") is None
     assert not (tmp_path / "c.pt").exists() and len(list(tmp_path.glob("c.stale-*.pt"))) == 1
 
@@ -364,3 +364,51 @@ def test_ssl_embeddings_are_one_vector_per_clip(demo):
     table = pd.read_parquet(demo / "feat_speech" / "wavlm_base_plus.parquet")
     values = table[[c for c in table.columns if c.startswith("wavlm_base_plus_")]].to_numpy()
     assert values.shape == (240, 32) and np.isfinite(values).all() and values.std(0).min() > 0
+
+
+# stage, its arguments, the config, where its checkpoint lands (relative to --out)
+KILLABLE = {
+    "ser": (["--variant", "cnn_logmel", "--fold", "0", "--corpus", "demo_speech"], "feat_speech",
+            {**SER_CFG, "epochs": 3, "patience": 5}, "../checkpoints/fold0.pt"),
+    "translate-train": (["--variant", "unet_gan", "--corpus", "demo_speech"], "feat_speech",
+                        {**TR_CFG, "epochs": 3}, "checkpoint.pt"),
+    "faces": (["--variant", "cgan", "--corpus", "demo_faces"], "feat_faces", {**FACE_CFG, "epochs": 3},
+              "checkpoint.pt"),
+}
+NOT_COMPARED = {"wall_s", "mlflow_run_id"}
+
+
+def _stage(stage, demo, out):
+    import subprocess
+    import sys
+    args, features, cfg, _ = KILLABLE[stage]
+    command = [sys.executable, "-m", "emoforge.cli", stage, *args, "--features", str(demo / features),
+               "--out", str(out), "--cfg", json.dumps(cfg), "--threads", "1"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("stage", sorted(KILLABLE))
+def test_a_job_killed_mid_training_resumes_to_the_numbers_of_one_never_stopped(demo, tmp_path, stage):
+    import signal
+    import time
+    straight = _stage(stage, demo, tmp_path / "straight" / "run")
+    assert straight.wait() == 0, straight.stderr.read()[-3000:]
+
+    out = tmp_path / "killed" / "run"
+    checkpoint = (out / KILLABLE[stage][3]).resolve()
+    killed = _stage(stage, demo, out)
+    while not checkpoint.exists():  # epoch 0 is saved: kill it in the middle of epoch 1
+        assert killed.poll() is None, killed.stderr.read()[-3000:]
+        time.sleep(0.01)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (out / "metrics.json").exists()
+    resumed = _stage(stage, demo, out)
+    assert resumed.wait() == 0
+    assert "resuming from" in resumed.stderr.read()
+
+    expected = json.loads((tmp_path / "straight" / "run" / "metrics.json").read_text())
+    got = json.loads((out / "metrics.json").read_text())
+    assert got["mlflow_run_id"] != expected["mlflow_run_id"]
+    assert {k: v for k, v in got.items() if k not in NOT_COMPARED} == \
+        {k: v for k, v in expected.items() if k not in NOT_COMPARED}

@@ -30,7 +30,7 @@ class Variant:
         if self.factory is None:
             return None
         module, attribute = self.factory.split(":")
-        constructor = getattr(importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.{module}"), attribute)
+        constructor = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
         return partial(constructor, **self.factory_args) if self.factory_args else constructor
 
     def settings(self, cfg: dict) -> dict:

@@ -112,29 +112,85 @@ def load_state(path: Path, map_location="cpu") -> dict:
 LENGTH_KEYS = {"epochs", "patience", "judge_epochs", "device"}
 
 
-class Checkpoint:
-    """Saved every epoch; resumed when the config matches, set aside (loudly) when not."""
+def rng_states(*generators) -> dict:
+    """Every random stream a fit loop draws from, as tensors and plain types (a checkpoint is
+    loaded with weights_only=True): the global torch, CUDA, NumPy and Python streams (dropout
+    draws from torch's) and the loop's own torch / NumPy generators, in order."""
+    legacy = np.random.get_state()
+    python_version, python_state, python_gauss = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": [legacy[0], torch.from_numpy(legacy[1].astype(np.int64)), *map(_plain, legacy[2:])],
+            "python": [python_version, list(python_state), python_gauss],
+            "generators": [g.get_state() if isinstance(g, torch.Generator) else g.bit_generator.state
+                           for g in generators]}
 
-    def __init__(self, path: Path, cfg: dict):
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def restore_rng(states: dict, *generators) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    name, keys, *rest = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    version, python_state, gauss = states["python"]
+    random.setstate((version, tuple(python_state), gauss))
+    for g, state in zip(generators, states["generators"]):
+        if isinstance(g, torch.Generator):
+            g.set_state(state)
+        else:
+            g.bit_generator.state = state
+
+
+class Checkpoint:
+    """Saved every epoch; resumed when the config matches, set aside (loudly) when not.
+
+    `parts` are the objects with a state_dict (modules, optimisers, schedulers, scalers):
+    save() stores them with the loop's progress and every RNG state, resume() puts all of it
+    back, so that a job killed anywhere ends with the numbers of one that never stopped."""
+
+    def __init__(self, path: Path, cfg: dict, **parts):
         self.path, self.hash = path, config_hash({k: v for k, v in cfg.items() if k not in LENGTH_KEYS})
+        self.parts = parts
 
     def load(self, map_location) -> dict | None:
         if not self.path.exists():
             return None
         state = load_state(self.path, map_location)
-        if state.get("config_hash") != self.hash:
+        why = None
+        if "progress" not in state:
+            why = "by an older emoforge, without RNG states"
+        elif state.get("config_hash") != self.hash:
+            why = "with another config"
+        if why:
             stale = self.path.with_name(f"{self.path.stem}.stale-{state.get('config_hash')}.pt")
             self.path.replace(stale)
-            log.warning("checkpoint %s was made with another config; kept as %s, training from scratch",
-                        self.path, stale.name)
+            log.warning("checkpoint %s was made %s; kept as %s, training from scratch",
+                        self.path, why, stale.name)
             return None
-        log.warning("resuming from %s at epoch %d", self.path, state["epoch"] + 1)
+        log.warning("resuming from %s at epoch %d", self.path, state["progress"]["epoch"] + 1)
         return state
 
-    def save(self, state: dict) -> None:
+    def resume(self, map_location, *generators) -> dict | None:
+        """The saved progress (epoch, history, ...) with parts and RNGs restored, or None."""
+        state = self.load(map_location)
+        if state is None:
+            return None
+        for name, part in self.parts.items():
+            if state["parts"][name]:  # a GradScaler saved on CPU is empty, and stays off
+                part.load_state_dict(state["parts"][name])
+        restore_rng(state["rng"], *generators)
+        return state["progress"]
+
+    def save(self, progress: dict, *generators) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        state = {"parts": {name: part.state_dict() for name, part in self.parts.items()},
+                 "progress": progress, "rng": rng_states(*generators), "config_hash": self.hash}
         tmp = self.path.with_suffix(".tmp")
-        torch.save({**state, "config_hash": self.hash}, tmp)
+        torch.save(state, tmp)
         tmp.replace(self.path)
 
 

@@ -91,21 +91,16 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> d
     opt_d = torch.optim.Adam(D.parameters(), lr=float(cfg["lr"]), betas=(0.5, 0.999))
     bce, smooth = torch.nn.BCEWithLogitsLoss(), float(cfg["label_smoothing"])
     run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {"corpus": corpus, "variant": variant}
-    ckpt = Checkpoint(out / "checkpoint.pt", run_cfg)
-    state = ckpt.load(device)
-    start, history, run_id = 0, [], None
-    if state:
-        G.load_state_dict(state["G"]); D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"]); opt_d.load_state_dict(state["opt_d"])
-        start, history, run_id = state["epoch"] + 1, state["history"], state["run_id"]
-        gen.set_state(state["gen"])
+    ckpt = Checkpoint(out / "checkpoint.pt", run_cfg, G=G, D=D, opt_g=opt_g, opt_d=opt_d)
+    progress = ckpt.resume(device, gen) or {"epoch": -1, "history": [], "run_id": None}
+    start, history = progress["epoch"] + 1, progress["history"]
     xt, yt = torch.from_numpy(x[idx["train"]])[:, None], torch.from_numpy(y[idx["train"]])
     probe = np.repeat(np.arange(len(FACE_EMOTIONS)), 50)
 
     with tracking.run("faces", f"{corpus}/{variant}", run_cfg,
                       tags={"task": "faces", "corpus": corpus, "variant": variant, "device": device.type},
-                      resume_id=run_id) as mlrun:
-        if not state:
+                      resume_id=progress["run_id"]) as mlrun:
+        if start == 0:
             mlrun.metrics({k: v for k, v in judge_metrics.items() if not k.endswith("confusion")})
         for epoch in tqdm(range(start, int(cfg["epochs"])), desc=f"faces {corpus}/{variant}", unit="epoch"):
             G.train(); D.train()
@@ -127,8 +122,7 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> d
                    "gen/judge_acc": acc}
             history.append(row)
             mlrun.metrics(row, step=epoch)
-            ckpt.save({"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                       "epoch": epoch, "history": history, "run_id": mlrun.run_id, "gen": gen.get_state()})
+            ckpt.save({"epoch": epoch, "history": history, "run_id": mlrun.run_id}, gen)
         labels = np.repeat(np.arange(len(FACE_EMOTIONS)), 200)
         gen_scores = predict(judge, sample(G, labels, G.z_dim, device, seed + 1), device)
         gen_metrics = classification(labels, gen_scores, FACE_EMOTIONS, "gen")

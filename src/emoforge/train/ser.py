@@ -109,19 +109,17 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     batch = int(cfg["batch_size"])
     run_cfg = {k: v for k, v in cfg.items() if k not in ("device",)} | {
         "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol}
-    ckpt = Checkpoint(paths.out.parent / "checkpoints" / f"fold{fold}.pt", run_cfg)
-    state = ckpt.load(device)
-    start, best, history, run_id, bad_epochs = 0, {"val/ua": -1.0}, [], None, 0
-    if state:
-        model.load_state_dict(state["model"]); opt.load_state_dict(state["opt"]); sched.load_state_dict(state["sched"])
-        start, best, history, run_id, bad_epochs = (state["epoch"] + 1, state["best"], state["history"],
-                                                    state["run_id"], state["bad_epochs"])
-        gen.set_state(state["gen"])
-    rng = np.random.default_rng(seed + fold + start)
+    ckpt = Checkpoint(paths.out.parent / "checkpoints" / f"fold{fold}.pt", run_cfg,
+                      model=model, opt=opt, sched=sched, scaler=scaler)
+    rng = np.random.default_rng(seed + fold)
+    progress = ckpt.resume(device, gen, rng) or {
+        "epoch": -1, "best": {"val/ua": -1.0}, "history": [], "run_id": None, "bad_epochs": 0}
+    start, best, history, bad_epochs = progress["epoch"] + 1, progress["best"], progress["history"], \
+        progress["bad_epochs"]
 
     with tracking.run("ser", f"{corpus}/{variant}/{protocol}/fold{fold}", run_cfg,
                       tags={"task": "ser", "corpus": corpus, "variant": variant, "fold": str(fold),
-                            "protocol": protocol, "device": device.type}, resume_id=run_id,
+                            "protocol": protocol, "device": device.type}, resume_id=progress["run_id"],
                       group=f"{corpus}/{variant}/{protocol}") as mlrun:
         bar = tqdm(range(start, int(cfg["epochs"])), desc=f"ser {corpus}/{variant}/fold{fold}", unit="epoch")
         for epoch in bar:
@@ -158,9 +156,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                 best, bad_epochs = {"val/ua": val["val/ua"], "epoch": epoch, "model": snapshot(model)}, 0
             else:
                 bad_epochs += 1
-            ckpt.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                       "epoch": epoch, "best": best, "history": history, "run_id": mlrun.run_id,
-                       "bad_epochs": bad_epochs, "gen": gen.get_state()})
+            ckpt.save({"epoch": epoch, "best": best, "history": history, "run_id": mlrun.run_id,
+                       "bad_epochs": bad_epochs}, gen, rng)
             if bad_epochs >= int(cfg["patience"]):
                 log.info("early stop at epoch %d (best val UA %.3f at %d)", epoch, best["val/ua"], best["epoch"])
                 break

@@ -79,14 +79,11 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> d
     use_amp = device.type == "cuda"
 
     run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {"corpus": corpus, "variant": variant}
-    ckpt = Checkpoint(out / "checkpoint.pt", run_cfg)
-    state = ckpt.load(device)
-    start, history, run_id, best = 0, [], None, {"val/l1": float("inf")}
-    if state:
-        G.load_state_dict(state["G"]); D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"]); opt_d.load_state_dict(state["opt_d"]); sched.load_state_dict(state["sched"])
-        start, history, run_id, best = state["epoch"] + 1, state["history"], state["run_id"], state["best"]
-    rng = np.random.default_rng(seed + start)
+    ckpt = Checkpoint(out / "checkpoint.pt", run_cfg, G=G, D=D, opt_g=opt_g, opt_d=opt_d, sched=sched)
+    rng = np.random.default_rng(seed)
+    progress = ckpt.resume(device, rng) or {"epoch": -1, "history": [], "run_id": None,
+                                            "best": {"val/l1": float("inf")}}
+    start, history, best = progress["epoch"] + 1, progress["history"], progress["best"]
     batch = int(cfg["batch_size"])
 
     def l1_on(part):
@@ -98,7 +95,7 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> d
 
     with tracking.run("translate", f"{corpus}/{variant}", run_cfg,
                       tags={"task": "translate", "corpus": corpus, "variant": variant, "device": device.type},
-                      resume_id=run_id) as mlrun:
+                      resume_id=progress["run_id"]) as mlrun:
         for epoch in tqdm(range(start, int(cfg["epochs"])), desc=f"translate {corpus}/{variant}", unit="epoch"):
             G.train(); D.train()
             order = rng.permutation(len(parts["train"]))
@@ -128,8 +125,7 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> d
             mlrun.metrics(row, step=epoch)
             if val_l1 < best["val/l1"]:
                 best = {"val/l1": val_l1, "epoch": epoch, "G": snapshot(G)}
-            ckpt.save({"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                       "sched": sched.state_dict(), "epoch": epoch, "history": history, "run_id": mlrun.run_id, "best": best})
+            ckpt.save({"epoch": epoch, "history": history, "run_id": mlrun.run_id, "best": best}, rng)
         if "G" in best:
             G.load_state_dict(best["G"])
         G.eval()
