@@ -130,3 +130,27 @@ def test_part_file_already_complete_is_accepted(server, tmp_path):
     (tmp_path / "d.zip.part").write_bytes(payload)  # interrupted after the last byte, before the rename
     path = download(Remote(f"{url}/d.zip", "d.zip", sha256=hashlib.sha256(payload).hexdigest()), tmp_path)
     assert path.read_bytes() == payload and RangeHandler.ranges_seen == ["bytes=1000-"]
+
+
+def _tar_member(name, kind=tarfile.REGTYPE, linkname=""):
+    member = tarfile.TarInfo(name)
+    member.type, member.linkname = kind, linkname
+    return member
+
+
+@pytest.mark.parametrize("member", [
+    _tar_member("../evil.txt"), _tar_member("/abs/evil.txt"), _tar_member("ok/../../evil.txt"),
+    _tar_member("data/hard", tarfile.LNKTYPE, "../../etc/passwd"),
+    _tar_member("data/abs_link", tarfile.SYMTYPE, "/etc/passwd"),
+], ids=["dotdot", "absolute", "nested-dotdot", "hardlink-out", "absolute-symlink"])
+def test_tar_members_escaping_their_folder_are_refused_whole(tmp_path, member):
+    archive = tmp_path / "bad.tar.gz"
+    with tarfile.open(archive, "w:gz") as t:
+        fine = _tar_member("fine.txt")
+        fine.size = 1
+        t.addfile(fine, io.BytesIO(b"x"))
+        t.addfile(member, io.BytesIO(b""))
+    with pytest.raises(UnsafeArchiveError):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out" / "fine.txt").exists()  # refused before anything was written
+    assert not (tmp_path / "evil.txt").exists()
