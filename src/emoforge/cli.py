@@ -71,11 +71,16 @@ def cmd_features(args) -> None:
 
 def _train(args, module: str):
     import importlib
+
+    cfg = json.loads(args.cfg)
+    if cfg.get("device", "auto") != "cpu":
+        from .devices import take_gpu_slot
+        take_gpu_slot()  # before torch starts CUDA: this job's own GPU, if the machine has several
     import torch
 
     torch.set_num_threads(max(1, args.threads))
     fit = importlib.import_module(f".train.{module}", __package__).fit
-    return fit, json.loads(args.cfg)
+    return fit, cfg
 
 
 def cmd_ser(args) -> None:

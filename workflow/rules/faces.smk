@@ -7,7 +7,7 @@ rule faces:
         model="data/models/faces/{corpus}/{variant}/generator.pt",
     params:
         cfg=lambda w: task_json("faces"),
-    threads: min(2, workflow.cores)
+    threads: 2
     resources:
         gpu=gpu_resources(),
     log:

@@ -17,7 +17,7 @@ rule features_audio:
         root=raw_root,
         features=json.dumps(config["features"], sort_keys=True),
         vectors="",
-    threads: workflow.cores
+    threads: 8  # capped at --cores locally; a cluster profile caps it with max-threads
     log:
         "logs/features/{corpus}_audio.log",
     benchmark:
@@ -38,7 +38,7 @@ rule features_vector:
         root=raw_root,
         features=json.dumps(config["features"], sort_keys=True),
         vectors=lambda w: f"--vectors {w.vector}",
-    threads: workflow.cores
+    threads: 8  # capped at --cores locally; a cluster profile caps it with max-threads
     log:
         "logs/features/{corpus}_{vector}.log",
     benchmark:

@@ -7,7 +7,7 @@ rule ser_fold:
         predictions="data/models/ser/{corpus}/{variant}/{protocol}/fold{fold}/predictions.npz",
     params:
         cfg=ser_json,
-    threads: min(2, workflow.cores)
+    threads: 2
     resources:
         gpu=gpu_resources(),
     log:

@@ -23,7 +23,7 @@ rule translate:
         variant="|".join(GAN_VARIANTS),
     params:
         cfg=lambda w: task_json("translate"),
-    threads: min(2, workflow.cores)
+    threads: 2
     resources:
         gpu=gpu_resources(),
     log:
@@ -50,7 +50,7 @@ rule translate_world:
         cfg=lambda w: json.dumps({**config["translate"]["world"], "folds": config["translate"]["folds"],
                                   "seed": config["seed"], "features": config["features"]}, sort_keys=True),
         root=raw_root,
-    threads: workflow.cores
+    threads: 8  # capped at --cores locally; a cluster profile caps it with max-threads
     log:
         "logs/translate/{corpus}_{variant}.log",
     benchmark:
