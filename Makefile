@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-translate-ravdess bench-features bench-workflow
+.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-translate-ravdess bench-features bench-workflow pull
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -65,3 +65,9 @@ bench-features: setup
 # A dry run of the full real-corpora graph: the cost of every `snakemake` call before any job
 bench-workflow: setup
 	$(PY) -m emoforge.bench.workflow --out reports/benchmarks/workflow.json
+
+# After a fresh clone: data and models from the DVC remote, then their times put in
+# workflow order (a checkout writes files in any order, which Snakemake reads as stale)
+pull: setup
+	dvc pull
+	snakemake --cores 1 --touch

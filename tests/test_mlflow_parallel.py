@@ -37,3 +37,18 @@ def test_eight_parallel_jobs_on_a_fresh_sqlite_store_lose_no_run(tmp_path):
     parents = client.search_runs(list(experiments.values()), filter_string="tags.`emoforge.parent` != ''")
     assert sorted((by_id[p.info.experiment_id], p.data.tags["emoforge.parent"]) for p in parents) == \
         sorted(set(plan.values()))  # one parent per experiment x group, not one per racing job
+
+
+def test_a_run_carries_the_git_commit_and_the_params_file(tmp_path):
+    from emoforge import tracking
+    (tmp_path / "params.yaml").write_text("seed: 7\n")
+    for command in (["init", "-q"], ["config", "user.email", "ci@emoforge.invalid"], ["config", "user.name", "ci"],
+                    ["add", "params.yaml"], ["commit", "-q", "-m", "params"]):
+        subprocess.run(["git", *command], cwd=tmp_path, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    with tracking.run("ser", "provenance", {"seed": 7}) as run:
+        run_id = run.run_id
+    client = MlflowClient(tracking.tracking_uri())
+    tags = client.get_run(run_id).data.tags
+    assert tags["mlflow.source.git.commit"] == commit and tags["emoforge.git_dirty"] == "false"
+    assert "params.yaml" in [a.path for a in client.list_artifacts(run_id)]

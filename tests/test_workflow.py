@@ -189,6 +189,49 @@ def test_demo_end_to_end(e2e):
     assert "ser.demo_speech.cnn_logmel.ua" in metrics.stdout
 
 
+@pytest.mark.slow
+def test_snakemakes_own_report_holds_the_tables_and_figures_with_captions(e2e):
+    import zipfile
+    wd = e2e[0]
+    snakemake(wd, "--report", "report.zip")
+    with zipfile.ZipFile(wd / "report.zip") as bundle:
+        names = bundle.namelist()
+        page = next(bundle.read(n).decode() for n in names if n.endswith("report.html") and "data/" not in n)
+    for item in ("report.html", "report.md", "metrics.json", "confusion_demo_speech_cnn_logmel.png",
+                 "faces_demo_faces_cgan.png"):
+        assert any(n.endswith(item) for n in names), item
+    assert "speech emotion recognition, emotion translation and emotional faces" in page
+
+
+@pytest.mark.slow
+def test_dvc_push_then_pull_into_a_fresh_clone_leaves_nothing_to_do(e2e, tmp_path):
+    wd = e2e[0]
+    origin = tmp_path / "origin"
+    shutil.copytree(wd, origin, symlinks=True, ignore=shutil.ignore_patterns(".snakemake", "report.zip"))
+    (origin / ".gitignore").write_text((REPO / ".gitignore").read_text())
+    run(origin, "git", "init", "-q")
+    run(origin, "git", "config", "user.email", "ci@emoforge.invalid")
+    run(origin, "git", "config", "user.name", "ci")
+    run(origin, "dvc", "config", "core.no_scm", "false")
+    run(origin, "dvc", "remote", "add", "-d", "-f", "storage", str(tmp_path / "remote"))
+    run(origin, "dvc", "push", "-q")
+    run(origin, "git", "add", "-A")
+    run(origin, "git", "commit", "-q", "-m", "a run")
+    tracked = run(origin, "git", "ls-files").stdout.split()
+    assert "dvc.lock" in tracked and "reports/metrics.json" in tracked
+    assert not any(t.startswith(("data/", "reports/figures", "mlartifacts")) for t in tracked)
+
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(origin), str(clone))
+    run(clone, "dvc", "pull", "-q")
+    snakemake(clone, "--cores", "1", "--touch")  # `make pull` does these two steps
+    again = snakemake(clone, "-n", "--cores", "1")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert "up to date" in run(clone, "dvc", "status").stdout
+    for name in ("metrics.json", "summary.json", "report.md", "report.html"):
+        assert (clone / "reports" / name).read_bytes() == (wd / "reports" / name).read_bytes(), name
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

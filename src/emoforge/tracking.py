@@ -94,4 +94,26 @@ def run(experiment: str, name: str, params: dict, tags: dict | None = None,
                           run_name=None if resume_id else name, tags=tags, parent_run_id=parent_id) as active:
         if not resume_id:
             mlflow.log_params(_flatten(params))
+            mlflow.set_tags(provenance())
+            if Path(PARAMS_FILE).is_file():
+                mlflow.log_artifact(PARAMS_FILE)
         yield Run(mlflow, active)
+
+
+PARAMS_FILE = "params.yaml"
+
+
+def provenance() -> dict:
+    """The code a run came from: the git commit of the working directory, and whether files
+    git tracks had changes that commit does not hold."""
+    import subprocess
+
+    def git(*args):
+        done = subprocess.run(["git", *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {}
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {"mlflow.source.git.commit": commit, "emoforge.git_dirty": str(bool(dirty)).lower()}

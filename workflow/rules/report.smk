@@ -1,4 +1,5 @@
 # Aggregate every run into reports/metrics.json and the Markdown report.
+# `snakemake --report report.zip` gathers the items marked report() below, with their captions.
 rule prepare:
     input:
         FEATURE_FILES,
@@ -20,11 +21,13 @@ rule report:
         faces=FACES_METRICS,
         indexes=expand("data/index/{corpus}.parquet", corpus=CORPORA),
     output:
-        metrics="reports/metrics.json",
+        metrics=report("reports/metrics.json", caption="../report/metrics.rst", category="Metrics"),
         summary="reports/summary.json",
-        report="reports/report.md",
-        html="reports/report.html",
+        report=report("reports/report.md", caption="../report/report_md.rst", category="Report"),
+        html=report("reports/report.html", caption="../report/report_page.rst", category="Report"),
         listen=directory("reports/listen"),
+        figures=report(directory("reports/figures"), patterns=["{name}.png"], caption="../report/figures.rst",
+                       category="Figures"),
     params:
         cfg=json.dumps({k: config[k] for k in ("ser", "translate", "faces")}, sort_keys=True),
     log:
