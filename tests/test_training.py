@@ -246,7 +246,7 @@ def test_translation_one_epoch(demo, tmp_path):
     ex = np.load(tmp_path / "tr" / "example.npz")
     assert ex["generated"].shape == ex["target"].shape == (64, 64)
     # its checkpoint holds tensors and plain types only, and a longer run resumes it
-    assert load_state(tmp_path / "tr" / "checkpoint.pt")["epoch"] == 0
+    assert load_state(tmp_path / "tr" / "checkpoint.pt")["progress"]["epoch"] == 0
     r2 = translate.fit({**TR_CFG, "epochs": 2}, demo / "feat_speech", tmp_path / "tr", "demo_speech", "unet_gan")
     assert r2["epochs_run"] == 2 and r2["mlflow_run_id"] == r["mlflow_run_id"]
 
@@ -254,7 +254,7 @@ def test_translation_one_epoch(demo, tmp_path):
 def test_faces_one_epoch(demo, tmp_path):
     r = faces.fit(FACE_CFG, demo / "feat_faces", tmp_path / "faces", "demo_faces", "cgan")
     assert 0.0 <= r["gen/wa"] <= 1.0 and r["gen/n"] == 7 * 200
-    assert load_state(tmp_path / "faces" / "checkpoint.pt")["epoch"] == 0
+    assert load_state(tmp_path / "faces" / "checkpoint.pt")["progress"]["epoch"] == 0
     r2 = faces.fit({**FACE_CFG, "epochs": 2}, demo / "feat_faces", tmp_path / "faces", "demo_faces", "cgan")
     assert r2["epochs_run"] == 2 and r2["mlflow_run_id"] == r["mlflow_run_id"]
     assert np.load(tmp_path / "faces" / "samples.npy").shape == (56, 48, 48)
