@@ -60,5 +60,10 @@ def test_eight_parallel_jobs_log_every_run_to_an_mlflow_server(mlflow_server, tm
     for r in runs:
         assert r.info.status == "FINISHED" and "test/ua" in r.data.metrics
         assert "metrics.json" in [a.path for a in client.list_artifacts(r.info.run_id)]
+    parents = client.search_runs([experiment.experiment_id], filter_string="tags.`emoforge.parent` != ''")
+    assert sorted(p.data.tags["emoforge.parent"] for p in parents) == \
+        sorted(f"demo_speech/{v}/speaker" for v in VARIANTS)  # racing folds share one parent
+    for r in runs:
+        assert r.data.tags["mlflow.parentRunId"] in {p.info.run_id for p in parents}
     assert any((store / "artifacts").rglob("metrics.json"))  # stored by the server, not beside the jobs
     assert not (wd / "mlflow.db").exists()

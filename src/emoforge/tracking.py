@@ -63,13 +63,36 @@ class Run:
 
 
 def _parent(client, exp_id: str, group: str) -> str:
-    """The parent run that groups a corpus x variant's folds; made by the first fold to need it."""
-    found = client.search_runs([exp_id], filter_string=f"tags.`emoforge.parent` = '{group}'", max_results=1)
+    """The parent run that groups a corpus x variant's folds; made by the first fold to need it.
+    Against a server no file lock orders the jobs, so two may each make one: both then adopt
+    the oldest, and the other maker deletes its own."""
+    query = f"tags.`emoforge.parent` = '{group}'"
+    found = client.search_runs([exp_id], filter_string=query, max_results=1, order_by=["start_time ASC"])
     if found:
         return found[0].info.run_id
-    parent = client.create_run(exp_id, run_name=group, tags={"emoforge.parent": group})
-    client.set_terminated(parent.info.run_id)
-    return parent.info.run_id
+    made = client.create_run(exp_id, run_name=group, tags={"emoforge.parent": group}).info.run_id
+    client.set_terminated(made)
+    parents = client.search_runs([exp_id], filter_string=query, order_by=["start_time ASC"])
+    oldest = min(parents, key=lambda r: (r.info.start_time, r.info.run_id)).info.run_id
+    if oldest != made:
+        client.delete_run(made)
+    return oldest
+
+
+def _experiment_id(mlflow, name: str, location: str | None) -> str:
+    """The experiment's id, creating it if needed; a job that loses the race to create it
+    (a server answers RESOURCE_ALREADY_EXISTS) takes the winner's."""
+    from mlflow.exceptions import MlflowException
+
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return mlflow.get_experiment_by_name(name).experiment_id
 
 
 @contextmanager
@@ -83,12 +106,8 @@ def run(experiment: str, name: str, params: dict, tags: dict | None = None,
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     with _store_lock(uri):
-        exp = mlflow.get_experiment_by_name(experiment)
-        if exp is None:
-            location = Path("mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
-            exp_id = mlflow.create_experiment(experiment, artifact_location=location)
-        else:
-            exp_id = exp.experiment_id
+        location = Path("mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+        exp_id = _experiment_id(mlflow, experiment, location)
         parent_id = _parent(mlflow.tracking.MlflowClient(), exp_id, group) if group and not resume_id else None
     with mlflow.start_run(run_id=resume_id, experiment_id=None if resume_id else exp_id,
                           run_name=None if resume_id else name, tags=tags, parent_run_id=parent_id) as active:
