@@ -72,7 +72,7 @@ def _parent(client, exp_id: str, group: str) -> str:
         return found[0].info.run_id
     made = client.create_run(exp_id, run_name=group, tags={"emoforge.parent": group}).info.run_id
     client.set_terminated(made)
-    parents = client.search_runs([exp_id], filter_string=query, order_by=["start_time ASC"])
+    parents = client.search_runs([exp_id], filter_string=query)
     oldest = min(parents, key=lambda r: (r.info.start_time, r.info.run_id)).info.run_id
     if oldest != made:
         client.delete_run(made)

@@ -107,12 +107,22 @@ def to_frame(items: Iterable[Item]) -> pd.DataFrame:
     return df.sort_values("item_id").reset_index(drop=True)
 
 
+def partial_path(path: Path) -> Path:
+    """Where a file is written before it is put in place whole."""
+    return path.with_name(f".{path.name}.partial")
+
+
+def write_parquet_atomic(table: pd.DataFrame, path: Path) -> None:
+    """A Parquet file that either is complete or is not there: a job killed mid-write
+    leaves no file a later stage could take for finished work."""
+    table.to_parquet(partial_path(path), index=False)
+    os.replace(partial_path(path), path)
+
+
 def write_index(items: Iterable[Item], out: Path) -> pd.DataFrame:
     df = to_frame(items)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".parquet.tmp")
-    df.to_parquet(tmp, index=False)
-    tmp.replace(out)
+    write_parquet_atomic(df, out)
     bad = df[df["status"] != "ok"]
     if len(bad):
         log.warning("%s: %d of %d items quarantined", out.stem, len(bad), len(df))

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from ..corpora import read_index
-from ..corpora.base import item_path
+from ..corpora.base import item_path, partial_path, write_parquet_atomic
 from .audio import VECTORS, MelConfig, load_audio
 from .engine import chunked, log_mels
 
@@ -75,14 +75,6 @@ def map_files(work, paths, workers: int, desc: str, chunksize: int = 8):
 
 def _decode(rel: str, root: Path, sample_rate: int) -> np.ndarray:
     return load_audio(item_path(root, rel), sample_rate)
-
-
-def write_parquet_atomic(table: pd.DataFrame, path: Path) -> None:
-    """A Parquet file that either is complete or is not there: a job killed mid-write
-    leaves no file a later stage could take for finished work."""
-    partial_path = path.with_name(f".{path.name}.partial")
-    table.to_parquet(partial_path, index=False)
-    os.replace(partial_path, path)
 
 
 class ShardWriter:
@@ -148,7 +140,7 @@ class VectorTable:
 
     def __init__(self, path: Path, name: str, labels: pa.Table):
         self.path = path
-        self.partial_path = path.with_name(f".{path.name}.partial")
+        self.partial_path = partial_path(path)
         self.name = name
         self.labels = labels
         self.written = 0
