@@ -64,19 +64,35 @@ class Run:
 
 def _parent(client, exp_id: str, group: str) -> str:
     """The parent run that groups a corpus x variant's folds; made by the first fold to need it.
-    Against a server no file lock orders the jobs, so two may each make one: both then adopt
-    the oldest, and the other maker deletes its own."""
-    query = f"tags.`emoforge.parent` = '{group}'"
-    found = client.search_runs([exp_id], filter_string=query, max_results=1, order_by=["start_time ASC"])
+    Against a server no file lock orders the jobs, so two may each make one at start; see
+    _settle_parent for how they agree."""
+    found = _parents(client, exp_id, group)
     if found:
         return found[0].info.run_id
     made = client.create_run(exp_id, run_name=group, tags={"emoforge.parent": group}).info.run_id
     client.set_terminated(made)
-    parents = client.search_runs([exp_id], filter_string=query)
-    oldest = min(parents, key=lambda r: (r.info.start_time, r.info.run_id)).info.run_id
-    if oldest != made:
-        client.delete_run(made)
-    return oldest
+    return made
+
+
+def _parents(client, exp_id: str, group: str) -> list:
+    """The group's parent runs, oldest first (ties broken by run id)."""
+    found = client.search_runs([exp_id], filter_string=f"tags.`emoforge.parent` = '{group}'")
+    return sorted(found, key=lambda r: (r.info.start_time, r.info.run_id))
+
+
+def _settle_parent(client, exp_id: str, group: str, run_id: str) -> None:
+    """At the end of a fold, when every racing job has long made its parent: the oldest parent
+    is the group's, this run points at it, and any younger duplicate is deleted. Every job
+    decides the same way, so they all end under one parent."""
+    oldest, *extra = _parents(client, exp_id, group)
+    client.set_tag(run_id, "mlflow.parentRunId", oldest.info.run_id)
+    from mlflow.exceptions import MlflowException
+
+    for duplicate in extra:
+        try:
+            client.delete_run(duplicate.info.run_id)
+        except MlflowException:  # another fold deleted it first
+            pass
 
 
 def _experiment_id(mlflow, name: str, location: str | None) -> str:
@@ -117,6 +133,8 @@ def run(experiment: str, name: str, params: dict, tags: dict | None = None,
             if Path(PARAMS_FILE).is_file():
                 mlflow.log_artifact(PARAMS_FILE)
         yield Run(mlflow, active)
+        if parent_id:
+            _settle_parent(mlflow.tracking.MlflowClient(), exp_id, group, active.info.run_id)
 
 
 PARAMS_FILE = "params.yaml"
