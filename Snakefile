@@ -25,5 +25,6 @@ rule all:
     input:
         "reports/metrics.json",
         "reports/summary.json",
+        "reports/registry.json",
         "reports/report.md",
         "reports/report.html",

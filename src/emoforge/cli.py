@@ -118,6 +118,31 @@ def cmd_translate(args) -> None:
     print(f"{args.input} ({args.source_emotion}) -> {args.to}: {args.output} (model {model})")
 
 
+def cmd_predict(args) -> None:
+    """The emotion a trained SER model hears in each recording."""
+    from . import predict
+    model_file = predict.resolve(args.model)
+    rows = predict.load(model_file).predict_files([Path(p) for p in args.inputs])
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    width = max(len(r["path"]) for r in rows)
+    for row in rows:
+        ranked = sorted((k.removeprefix("p_") for k in row if k.startswith("p_")), key=lambda k: -row[f"p_{k}"])
+        others = ", ".join(f"{k} {row[f'p_{k}']:.2f}" for k in ranked[1:3])
+        heard = row["emotion"]
+        print(f"{row['path']:<{width}}  {heard:<10} {row['p_' + heard]:.2f}  ({others})")
+    print(f"model: {args.model or model_file}", file=sys.stderr)
+
+
+def cmd_register(args) -> None:
+    """Register each corpus's best SER model (by validation UA) in the MLflow Model Registry."""
+    from .registry import register_champions
+    for corpus, row in register_champions(args.ser, Path(args.out)).items():
+        print(f"{row['name']}@{row['alias']} = version {row['version']}: {row['variant']} fold {row['fold']} "
+              f"(validation UA {row['val_ua']:.3f}; variant mean {row['variant_val_ua']:.3f})")
+
+
 def cmd_faces(args) -> None:
     fit, cfg = _train(args, "faces")
     r = fit(cfg, Path(args.features), Path(args.out), args.corpus, args.variant)
@@ -166,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     stage("faces", cmd_faces, "corpus", "variant", "features", "out")
     stage("benchmark", cmd_benchmark, "out", "ser+")
     stage("benchmark-translate", cmd_benchmark_translate, "out", "translate+")
+    stage("register", cmd_register, "out", "ser+")
     stage("report", cmd_report, "out-dir", "ser+", "translate+", "faces+", "indexes+")
     clip = sub.add_parser("translate", help=cmd_translate.__doc__)
     clip.add_argument("input", help="a recording: WAV, FLAC, OGG... (anything libsndfile reads)")
@@ -176,6 +202,13 @@ def main(argv: list[str] | None = None) -> None:
     clip.add_argument("--model", help="a model.pt from data/models/translate/<corpus>/<variant>/ "
                       "(default: the best trained WORLD converter found there)")
     clip.set_defaults(fn=cmd_translate)
+    heard = sub.add_parser("predict", help=cmd_predict.__doc__)
+    heard.add_argument("inputs", nargs="+", metavar="CLIP", help="recordings: WAV, FLAC, OGG... of 0.3-30 s")
+    heard.add_argument("--model", help="a model.pt from data/models/ser/<corpus>/<variant>/<protocol>/fold<k>/, "
+                       "or a registered model: models:/emoforge-ser-<corpus>@champion (default: the one "
+                       "registered SER model's champion)")
+    heard.add_argument("--json", action="store_true", help="print every label's probability as JSON")
+    heard.set_defaults(fn=cmd_predict)
     args = p.parse_args(argv)
     try:
         args.fn(args)

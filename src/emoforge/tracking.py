@@ -61,6 +61,21 @@ class Run:
     def tags(self, tags: dict) -> None:
         self._m.set_tags(tags)
 
+    def model(self, weights: Path) -> str:
+        """Log a model file as an MLflow model and return its models:/ URI. It is a model from
+        code: MLflow keeps emoforge/serving.py and the file, never a pickled object, and
+        mlflow.pyfunc.load_model(uri).predict(DataFrame of paths) runs it."""
+        import mlflow.pyfunc
+
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(SERVING),
+                                       artifacts={"model": str(weights)},
+                                       pip_requirements=SERVING_REQUIREMENTS)
+        return info.model_uri
+
+
+SERVING = Path(__file__).with_name("serving.py")
+SERVING_REQUIREMENTS = ["emoforge", "torch==2.13.0"]  # emoforge from its repository: pip install -e .
+
 
 def _parent(client, exp_id: str, group: str) -> str:
     """The parent run that groups a corpus x variant's folds; made by the first fold to need it.
@@ -154,3 +169,49 @@ def provenance() -> dict:
         return {}
     dirty = git("status", "--porcelain", "--untracked-files=no")
     return {"mlflow.source.git.commit": commit, "emoforge.git_dirty": str(bool(dirty)).lower()}
+
+
+def _client():
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow, mlflow.MlflowClient()
+
+
+def register(name: str, model_uri: str, alias: str, tags: dict) -> str:
+    """`model_uri` as a version of registered model `name`, with `alias` pointing at it; returns
+    the version. When the alias already points at that model nothing new is registered."""
+    mlflow, client = _client()
+    from mlflow.exceptions import MlflowException
+
+    with _store_lock(tracking_uri()):
+        try:
+            current = client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            current = None
+        if current is not None and model_uri in (current.source, f"models:/{current.model_id}"):
+            return str(current.version)
+        version = mlflow.register_model(model_uri, name, tags=tags).version
+        client.set_registered_model_alias(name, alias, version)
+    return str(version)
+
+
+def registered_models(prefix: str) -> list[str]:
+    _, client = _client()
+    return sorted(m.name for m in client.search_registered_models(filter_string=f"name LIKE '{prefix}%'"))
+
+
+def registered_model_file(uri: str, filename: str) -> Path:
+    """A file of a registered model (models:/NAME@ALIAS or models:/NAME/VERSION), downloaded."""
+    mlflow, _ = _client()
+    from mlflow.exceptions import MlflowException
+
+    try:
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except MlflowException as e:
+        raise FileNotFoundError(f"{uri}: not in the registry at {tracking_uri()} ({e.message})") from None
+    found = folder / "artifacts" / filename
+    if not found.is_file():
+        raise FileNotFoundError(f"{uri} holds no {filename}: it was not logged by emoforge")
+    return found

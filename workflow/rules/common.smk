@@ -91,7 +91,8 @@ def ser_json(w):
     and none of the keys that only say what to fan out, so adding a variant leaves the others be."""
     ser = config["ser"]
     model = {w.variant: ser["model"][w.variant]} if w.variant in ser.get("model", {}) else {}
-    settings = {**ser.get("overrides", {}).get(w.variant, {}), "model": model, "folds": ser_folds(w.corpus)}
+    settings = {**ser.get("overrides", {}).get(w.variant, {}), "model": model, "folds": ser_folds(w.corpus),
+                "features": config["features"]}  # how the audio was read, for `emoforge predict`
     return task_json("ser", FAN_OUT_KEYS, **settings)
 
 

@@ -37,6 +37,19 @@ rule report:
         "--faces {input.faces} --indexes {input.indexes} 2>&1 | tee {log}"
 
 
+rule register:
+    """Each corpus's best SER model (by validation UA) in the MLflow Model Registry, as
+    emoforge-ser-<corpus>@champion: what `emoforge predict` loads by default."""
+    input:
+        ser_metrics,
+    output:
+        "reports/registry.json",
+    log:
+        "logs/register.log",
+    shell:
+        "{EMOFORGE} register --out {output} --ser {input} 2>&1 | tee {log}"
+
+
 rule benchmark_ser:
     """reports/benchmarks/ser_<corpus>.json: every variant's fold metrics and wall time."""
     input:

@@ -36,6 +36,24 @@ def load_audio(path, sample_rate: int) -> np.ndarray:
     return audio
 
 
+MIN_SECONDS, MAX_SECONDS = 0.3, 30.0  # one utterance: what `emoforge translate` and `predict` take
+
+
+def read_utterance(path: Path, sample_rate: int) -> np.ndarray:
+    """A user's recording of one utterance, with a clear error for a missing or unreadable file
+    (empty, random bytes, a format libsndfile lacks) and for one outside MIN-MAX_SECONDS."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise ValueError(f"{path} is not audio that libsndfile can read ({e})") from None
+    if not MIN_SECONDS <= info.duration <= MAX_SECONDS:
+        raise ValueError(f"{path} lasts {info.duration:.2f} s; emoforge takes single utterances of "
+                         f"{MIN_SECONDS}-{MAX_SECONDS:.0f} s: cut it first")
+    return load_audio(path, sample_rate)
+
+
 def log_mel(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
     """(frames, n_mels) natural-log mel power."""
     librosa = import_librosa()

@@ -2,12 +2,11 @@
 regularisation strength picked on the validation speakers, then one test evaluation."""
 from __future__ import annotations
 
-import pickle
 import time
 
 import numpy as np
 
-from .. import models, tracking
+from .. import models, predict, tracking
 from ..evaluate.metrics import classification
 from .common import begin, split_items, write_json
 from .inputs import load_inputs
@@ -60,9 +59,9 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                        "test_speakers": sorted(manifest["split_group"].iloc[idx["test"]].unique().tolist()),
                        "wall_s": round(time.time() - t0, 2), "device": "cpu", "mlflow_run_id": mlrun.run_id})
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
-        paths.out.mkdir(parents=True, exist_ok=True)
-        with open(paths.out / "model.pkl", "wb") as f:
-            pickle.dump({"model": clf, "labels": labels_text, "variant": variant, "config": run_cfg}, f)
+        inputs_state = {"kind": "vector", "name": spec.feature, "norm": "speaker"}
+        predict.save(paths.out / "model.pt", variant, labels_text, run_cfg, inputs_state, linear=clf)
+        result["mlflow_model_uri"] = mlrun.model(paths.out / "model.pt")
         # validation scores from the model fitted on the training speakers only
         save_predictions(paths.out / "predictions.npz", manifest, y, idx, scores, best[2].predict_proba(x[idx["val"]]))
         write_json(paths.out / "metrics.json", result)

@@ -70,6 +70,11 @@ class LogMelInputs:
             raise KeyError(f"unknown log-mel normalisation {norm!r}; known: {sorted(NORMS)}")
         self.data = NORMS[norm](mels, self.manifest["speaker"].to_numpy())
         self.frames = int(cfg["frames"])
+        self.norm, self.trim = norm, bool(cfg.get("trim_silence", True))
+
+    def state(self) -> dict:
+        """What a model file needs to make these inputs from new recordings (emoforge.predict)."""
+        return {"kind": "logmel", "norm": self.norm, "trim_silence": self.trim, "frames": self.frames}
 
     def dims(self) -> dict:
         return {"n_mels": self.data[0].shape[1]}
@@ -121,7 +126,13 @@ class VectorInputs:
             table["item_id"] = table["item_id"].astype(str) + "#copy" + table["copy"].astype(str)
         self.manifest = table.drop(columns=[*cols, "copy"], errors="ignore")
         self.data = table[cols].to_numpy(np.float32)
-        self.mu, self.sd = 0.0, 1.0
+        self.name = name
+        self.mu, self.sd = np.zeros(self.data.shape[1], np.float32), np.ones(self.data.shape[1], np.float32)
+
+    def state(self) -> dict:
+        return {"kind": "vector", "name": self.name, "norm": "train",
+                "mu": torch.from_numpy(np.asarray(self.mu, np.float32)),
+                "sd": torch.from_numpy(np.asarray(self.sd, np.float32))}
 
     def dims(self) -> dict:
         return {"n_features": self.data.shape[1]}

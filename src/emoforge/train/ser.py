@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .. import models, tracking
+from .. import models, predict, tracking
 from ..evaluate.metrics import classification
 from .common import Checkpoint, begin, snapshot, split_items, write_json
 from .inputs import load_inputs
@@ -96,7 +96,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
 
     aux = aux_targets(manifest) if spec.multitask else {}
     extra = {"aux": {k: n for k, (_, n) in aux.items()}} if spec.multitask else {}
-    model = spec.build(n_classes=len(labels_text), **inputs.dims(), **extra, **spec.settings(cfg))
+    build_args = {"n_classes": len(labels_text), **inputs.dims(), **extra, **spec.settings(cfg)}
+    model = spec.build(**build_args)
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=int(cfg["lr_patience"]))
@@ -177,9 +178,9 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                        "test_speakers": sorted(manifest["split_group"].iloc[idx["test"]].unique().tolist()), "wall_s": round(time.time() - t0, 2),
                        "device": device.type, "mlflow_run_id": mlrun.run_id})
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
-        paths.out.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": model.state_dict(), "labels": labels_text, "variant": variant,
-                    "config": run_cfg}, paths.out / "model.pt")
+        predict.save(paths.out / "model.pt", variant, labels_text, run_cfg, inputs.state(),
+                     network=model, build_args=build_args)
+        result["mlflow_model_uri"] = mlrun.model(paths.out / "model.pt")
         save_predictions(paths.out / "predictions.npz", manifest, y, idx, scores,
                          _predict(model, inputs, idx["val"], batch, device))
         write_json(paths.out / "metrics.json", result)

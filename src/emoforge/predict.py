@@ -1,0 +1,163 @@
+"""`emoforge predict CLIP...`: the emotion a trained SER model hears in each recording.
+
+A SER model file (data/models/ser/<corpus>/<variant>/<protocol>/fold<k>/model.pt) holds tensors
+and plain types only: the weights, the labels, the arguments that rebuild the network, and how
+its inputs were made (audio settings, normalisation statistics from the training speakers).
+save() writes it, load() reads it back and refuses anything else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import models
+from .features.audio import VECTORS, MelConfig, read_utterance, trim_silence
+
+FORMAT = "emoforge-ser/1"
+REGISTERED_PREFIX = "emoforge-ser-"
+CHAMPION = "champion"  # the registry alias of the best model per corpus
+# Per-speaker normalisation (eGeMAPS z-scores, log-mel `norm: speaker`) needs a speaker's
+# unlabelled clips: predict treats the clips of one call as one speaker and wants this many.
+MIN_SPEAKER_CLIPS = 8
+TTA_VIEWS = 5
+
+
+def save(path: Path, variant: str, labels: list[str], config: dict, inputs: dict, *,
+         network: torch.nn.Module | None = None, build_args: dict | None = None,
+         linear=None) -> None:
+    """A torch network (with the keyword arguments that build it) or a fitted scikit-learn
+    linear model, stored as its coefficients."""
+    state = {"format": FORMAT, "task": "ser", "variant": variant, "labels": list(labels),
+             "config": config, "inputs": inputs}
+    if network is not None:
+        state |= {"network": network.state_dict(), "build_args": build_args}
+    else:
+        state["linear"] = {"coef": torch.from_numpy(linear.coef_.astype(np.float32)),
+                           "intercept": torch.from_numpy(linear.intercept_.astype(np.float32))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+@dataclass
+class Recognizer:
+    variant: str
+    labels: list[str]
+    audio: MelConfig
+    inputs: dict
+    network: torch.nn.Module | None
+    linear: dict | None
+
+    @property
+    def speaker_normalised(self) -> bool:
+        return self.inputs["norm"] == "speaker"
+
+    def features(self, paths: list[Path], audio: list[np.ndarray]) -> list[np.ndarray]:
+        """Each clip as the model reads it, before any normalisation that spans clips (R2's and
+        R3's recipes read the file themselves, as their code did)."""
+        if self.inputs["kind"] == "logmel":
+            from .features.engine import LogMelEngine
+
+            # the extraction stage's own engine: the frames the model was trained on, bit for bit
+            engine = LogMelEngine(self.audio, device="cpu", threads=2 * torch.get_num_threads())
+            mels = [m.astype(np.float32) for m in engine(audio)]
+            return [trim_silence(m) for m in mels] if self.inputs["trim_silence"] else mels
+        recipe = VECTORS[self.inputs["name"]]
+        vectors = [np.asarray(recipe(p, a, self.audio), np.float32) for p, a in zip(paths, audio)]
+        return [v[0] if v.ndim == 2 else v for v in vectors]  # a copies-feature's copy 0 is the clip
+
+    def normalise(self, feats: list[np.ndarray]) -> list[np.ndarray]:
+        norm = self.inputs["norm"]
+        if norm == "utterance":
+            return [(m - m.mean()) / (m.std() + 1e-5) for m in feats]
+        if norm == "train":
+            return [(np.nan_to_num(v) - self.inputs["mu"].numpy()) / self.inputs["sd"].numpy() for v in feats]
+        # "speaker": over every frame (log-mel) or row (vectors) of this call's clips
+        rows = np.concatenate([np.atleast_2d(np.nan_to_num(f)) for f in feats])
+        mu, sd = rows.mean(0), rows.std(0) + (1e-5 if self.inputs["kind"] == "logmel" else 1e-6)
+        return [(np.nan_to_num(f) - mu) / sd for f in feats]
+
+    def probabilities(self, paths: list[Path], audio: list[np.ndarray]) -> np.ndarray:
+        """(clips, labels) class probabilities."""
+        if self.speaker_normalised and len(audio) < MIN_SPEAKER_CLIPS:
+            raise ValueError(f"{self.variant} normalises each speaker over their clips: give at least "
+                             f"{MIN_SPEAKER_CLIPS} clips of one speaker in one call (got {len(audio)})")
+        x = self.normalise(self.features(paths, audio))
+        if self.linear is not None:
+            logits = np.stack(x) @ self.linear["coef"].numpy().T + self.linear["intercept"].numpy()
+            if logits.shape[1] == 1:  # scikit-learn's binary case keeps one column
+                logits = np.concatenate([np.zeros_like(logits), logits], 1)
+            return torch.softmax(torch.from_numpy(logits.astype(np.float32)), 1).numpy()
+        return self._network_probabilities(x)
+
+    def _network_probabilities(self, x: list[np.ndarray]) -> np.ndarray:
+        """Mean probabilities over crops spread along each clip, as the test_tta metric."""
+        from .train.inputs import crop
+
+        self.network.eval()
+        out = []
+        with torch.no_grad():
+            for clip in x:
+                if self.inputs["kind"] == "logmel":
+                    frames = self.inputs["frames"]
+                    views = [crop(clip, frames, None, j / (TTA_VIEWS - 1)) for j in range(TTA_VIEWS)]
+                    batch = torch.from_numpy(np.stack(views).astype(np.float32))
+                else:
+                    batch = torch.from_numpy(clip[None].astype(np.float32))
+                logits = self.network(batch)
+                logits = logits["emotion"] if isinstance(logits, dict) else logits
+                out.append(torch.softmax(logits.float(), 1).mean(0).numpy())
+        return np.stack(out)
+
+    def predict_files(self, paths: list[Path]) -> list[dict]:
+        """One row per file: the path, the emotion heard and every label's probability."""
+        audio = [read_utterance(p, self.audio.sample_rate) for p in paths]
+        probs = self.probabilities(paths, audio)
+        return [{"path": str(p), "emotion": self.labels[int(row.argmax())],
+                 **{f"p_{label}": round(float(v), 4) for label, v in zip(self.labels, row)}}
+                for p, row in zip(paths, probs)]
+
+
+def load(path: Path) -> Recognizer:
+    from .train.common import load_state
+
+    state = load_state(path)
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        what = state.get("task", "an unknown layout") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path} is not an emoforge SER model (it holds {what}); give a model.pt "
+                         "from data/models/ser/<corpus>/<variant>/<protocol>/fold<k>/ or a registered model")
+    network = None
+    if "network" in state:
+        network = models.get(state["variant"], "ser").build(**state["build_args"])
+        network.load_state_dict(state["network"])
+    audio = MelConfig.from_params(state["config"].get("features", {}))
+    return Recognizer(state["variant"], state["labels"], audio, state["inputs"], network,
+                      state.get("linear"))
+
+
+def resolve(model: str | None) -> Path:
+    """A model file from a path, a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION) or,
+    with none given, the champion of the one registered emoforge SER model."""
+    if model and not model.startswith("models:/"):
+        path = Path(model)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such model file")
+        return path
+    from . import tracking
+
+    return tracking.registered_model_file(model or _default_uri(tracking), "model.pt")
+
+
+def _default_uri(tracking) -> str:
+    names = tracking.registered_models(REGISTERED_PREFIX)
+    if not names:
+        raise FileNotFoundError(f"no SER model is registered in {tracking.tracking_uri()}: run the "
+                                "workflow (make demo) or give --model")
+    if len(names) > 1:
+        raise ValueError(f"several SER models are registered ({', '.join(names)}): pick one with "
+                         f"--model models:/NAME@{CHAMPION}")
+    return f"models:/{names[0]}@{CHAMPION}"
