@@ -20,6 +20,11 @@ include: "workflow/rules/faces.smk"
 include: "workflow/rules/report.smk"
 
 
+onstart:
+    # once, before any job: parallel jobs meeting a fresh MLflow store or a missing experiment race
+    shell(f"{EMOFORGE} tracking-init ser translate faces")
+
+
 rule all:
     default_target: True
     input:

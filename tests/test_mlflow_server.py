@@ -1,5 +1,6 @@
 """Server mode: an `mlflow server` on 127.0.0.1 (SQLite behind it, artifacts proxied), and
 eight training jobs that Snakemake runs at once logging to it through MLFLOW_TRACKING_URI."""
+import json
 import os
 import subprocess
 import sys
@@ -67,3 +68,8 @@ def test_eight_parallel_jobs_log_every_run_to_an_mlflow_server(mlflow_server, tm
         assert r.data.tags["mlflow.parentRunId"] in {p.info.run_id for p in parents}
     assert any((store / "artifacts").rglob("metrics.json"))  # stored by the server, not beside the jobs
     assert not (wd / "mlflow.db").exists()
+    # the workflow's onstart made every experiment before the jobs, even those no job used
+    assert all(client.get_experiment_by_name(name) for name in ("ser", "translate", "faces"))
+    for target in targets:  # each fold's model, logged to the server as an MLflow model
+        model_id = json.loads((wd / target).read_text())["mlflow_model_uri"].removeprefix("models:/")
+        assert client.get_logged_model(model_id).source_run_id in {r.info.run_id for r in runs}

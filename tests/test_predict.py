@@ -92,7 +92,7 @@ def test_register_then_predict_from_the_registry(trained, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained["store"])
     metrics = [out / "metrics.json" for _, out in trained["runs"].values()]
     main(["register", "--out", "registry.json", "--ser", *map(str, metrics)])
-    chosen = json.loads(open("registry.json").read())["demo_speech"]
+    chosen = json.loads(open("registry.json").read())["ser"]["demo_speech"]
     best_variant = max(VARIANTS, key=lambda v: trained["runs"][v][0]["val/ua"])
     assert chosen["variant"] == best_variant and chosen["version"] == "1"
     main(["register", "--out", "registry.json", "--ser", *map(str, metrics)])

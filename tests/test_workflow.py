@@ -168,7 +168,7 @@ def test_demo_end_to_end(e2e):
     report = (wd / "reports" / "report.md").read_text()
     assert "Synthetic data" in report and "demo_speech (synthetic)" in report
     for fig in ("confusion_demo_speech_cnn_logmel", "spectrograms_demo_speech_unet_gan", "faces_demo_faces_cgan",
-                "speech_to_face"):
+                "speech_to_face", "curves_demo_speech_cnn_logmel_speaker"):
         assert (wd / "reports" / "figures" / f"{fig}.png").stat().st_size > 1000
         assert f"figures/{fig}.png" in report
     world = [r for r in rows if r["task"] == "translate" and r["variant"] in ("no_conversion", "prosody_baseline")]
@@ -184,6 +184,11 @@ def test_demo_end_to_end(e2e):
         assert (wd / "reports" / src).stat().st_size > 1000, src
     assert "Nothing to be done" in again.stdout + again.stderr
     assert "up to date" in status.stdout
+    champions = json.loads((wd / "reports" / "registry.json").read_text())
+    assert {task: {c: row["variant"] for c, row in by_corpus.items()} for task, by_corpus in champions.items()} == \
+        {"ser": {"demo_speech": "cnn_logmel"}, "translate": {"demo_speech": "world_mlp"},
+         "faces": {"demo_faces": "cgan"}}
+    assert len(list((wd / "reports" / "curves").glob("ser_demo_speech_cnn_logmel_speaker_fold*.csv"))) == 4
     summary = json.loads((wd / "reports" / "summary.json").read_text())
     assert summary["ser"]["demo_speech"]["cnn_logmel"]["ua"] == ua["mean"]
     assert "ser.demo_speech.cnn_logmel.ua" in metrics.stdout
@@ -206,17 +211,11 @@ def test_snakemakes_own_report_holds_the_tables_and_figures_with_captions(e2e):
 @pytest.mark.slow
 def test_dvc_push_then_pull_into_a_fresh_clone_leaves_nothing_to_do(e2e, tmp_path):
     wd = e2e[0]
-    origin = tmp_path / "origin"
-    shutil.copytree(wd, origin, symlinks=True, ignore=shutil.ignore_patterns(".snakemake", "report.zip"))
-    (origin / ".gitignore").write_text((REPO / ".gitignore").read_text())
-    run(origin, "git", "init", "-q")
-    run(origin, "git", "config", "user.email", "ci@emoforge.invalid")
-    run(origin, "git", "config", "user.name", "ci")
-    run(origin, "dvc", "config", "core.no_scm", "false")
+    origin = _git_repo(wd, tmp_path / "origin", ".snakemake")  # as a clone, without Snakemake's records
     run(origin, "dvc", "remote", "add", "-d", "-f", "storage", str(tmp_path / "remote"))
     run(origin, "dvc", "push", "-q")
     run(origin, "git", "add", "-A")
-    run(origin, "git", "commit", "-q", "-m", "a run")
+    run(origin, "git", "commit", "-q", "-m", "the remote")
     tracked = run(origin, "git", "ls-files").stdout.split()
     assert "dvc.lock" in tracked and "reports/metrics.json" in tracked
     assert not any(t.startswith(("data/", "reports/figures", "mlartifacts")) for t in tracked)
@@ -230,6 +229,61 @@ def test_dvc_push_then_pull_into_a_fresh_clone_leaves_nothing_to_do(e2e, tmp_pat
     assert "up to date" in run(clone, "dvc", "status").stdout
     for name in ("metrics.json", "summary.json", "report.md", "report.html"):
         assert (clone / "reports" / name).read_bytes() == (wd / "reports" / name).read_bytes(), name
+
+
+def _git_repo(wd: Path, repo: Path, *leave_out: str) -> Path:
+    """A copy of a finished workdir as a git repository with DVC in it, everything committed."""
+    shutil.copytree(wd, repo, symlinks=True, ignore=shutil.ignore_patterns("report.zip", *leave_out))
+    (repo / ".gitignore").write_text((REPO / ".gitignore").read_text())
+    run(repo, "git", "init", "-q")
+    run(repo, "git", "config", "user.email", "ci@emoforge.invalid")
+    run(repo, "git", "config", "user.name", "ci")
+    run(repo, "dvc", "config", "core.no_scm", "false")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "a run")
+    return repo
+
+
+@pytest.mark.slow
+def test_dvc_exp_run_sweeps_a_param_and_dvc_plots_draws_the_learning_curves(e2e, tmp_path):
+    repo = _git_repo(e2e[0], tmp_path / "exp")
+    ser_fold = repo / "data/models/ser/demo_speech/cnn_logmel/speaker/fold0/metrics.json"
+    faces = repo / "data/models/faces/demo_faces/cgan/metrics.json"
+    before = {p: p.stat().st_mtime_ns for p in (ser_fold, faces)}
+    run(repo, "dvc", "exp", "run", "-S", "ser.lr=0.005", "-n", "lr-0.005")
+    table = run(repo, "dvc", "exp", "show", "--csv").stdout
+    row = next(line for line in table.splitlines() if "lr-0.005" in line)
+    assert "0.005" in row.split(",")
+    changed = json.loads(run(repo, "dvc", "params", "diff", "--json").stdout)
+    assert changed["params.yaml"]["ser.lr"] == {"old": 0.002, "new": 0.005}
+    # DVC kept data/models (persist); Snakemake re-ran the SER folds, whose params changed, and
+    # left the face GAN alone
+    assert ser_fold.stat().st_mtime_ns != before[ser_fold] and faces.stat().st_mtime_ns == before[faces]
+    assert json.loads(ser_fold.read_text())["mlflow_run_id"]
+
+    plots = json.loads(run(repo, "dvc", "plots", "show", "--json").stdout)
+    curves = [name for name in plots if "curves" in name and "cnn_logmel" in name]
+    assert len(curves) == 4, list(plots)  # one per fold
+    curve = plots[curves[0]][0]
+    assert curve["type"] == "vega" and "val_ua" in json.dumps(curve["content"])
+
+
+@pytest.mark.slow
+def test_each_tasks_champion_runs_through_mlflows_own_loader(e2e, tmp_path, monkeypatch):
+    import mlflow
+    wd, uri, *_ = e2e
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    clip = next((wd / "data/raw/demo_speech").rglob("03-01-01-01-01-01-04.wav"))
+    heard = mlflow.pyfunc.load_model("models:/emoforge-ser-demo_speech@champion").predict(
+        pd.DataFrame({"path": [str(clip)]}))
+    assert heard["emotion"][0] in {c.removeprefix("p_") for c in heard.columns if c.startswith("p_")}
+    converted = tmp_path / "angry.wav"
+    mlflow.pyfunc.load_model("models:/emoforge-translate-demo_speech@champion").predict(
+        pd.DataFrame({"path": [str(clip)], "to": ["angry"], "output": [str(converted)]}))
+    assert converted.stat().st_size > 1000
+    faces = mlflow.pyfunc.load_model("models:/emoforge-faces-demo_faces@champion").predict(
+        pd.DataFrame({"emotion": ["happy", "sad"]}))
+    assert [len(image) for image in faces["image"]] == [48, 48]
 
 
 def _free_port() -> int:

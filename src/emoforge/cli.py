@@ -136,11 +136,20 @@ def cmd_predict(args) -> None:
 
 
 def cmd_register(args) -> None:
-    """Register each corpus's best SER model (by validation UA) in the MLflow Model Registry."""
+    """Register each corpus's best model per task in the MLflow Model Registry (see emoforge.registry)."""
     from .registry import register_champions
-    for corpus, row in register_champions(args.ser, Path(args.out)).items():
-        print(f"{row['name']}@{row['alias']} = version {row['version']}: {row['variant']} fold {row['fold']} "
-              f"(validation UA {row['val_ua']:.3f}; variant mean {row['variant_val_ua']:.3f})")
+    metrics = {"ser": args.ser or [], "translate": args.translate or [], "faces": args.faces or []}
+    for by_corpus in register_champions(metrics, Path(args.out)).values():
+        for row in by_corpus.values():
+            fold = f" fold {row['fold']}" if "fold" in row else ""
+            print(f"{row['name']}@{row['alias']} = version {row['version']}: {row['variant']}{fold}")
+
+
+def cmd_tracking_init(args) -> None:
+    """Create the MLflow store and experiments before parallel jobs log to them."""
+    from .tracking import prepare, tracking_uri
+    prepare(args.experiments)
+    print(f"MLflow: {tracking_uri()} holds experiments {', '.join(args.experiments)}")
 
 
 def cmd_faces(args) -> None:
@@ -191,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     stage("faces", cmd_faces, "corpus", "variant", "features", "out")
     stage("benchmark", cmd_benchmark, "out", "ser+")
     stage("benchmark-translate", cmd_benchmark_translate, "out", "translate+")
-    stage("register", cmd_register, "out", "ser+")
+    stage("register", cmd_register, "out", "ser+", "translate+", "faces+")
     stage("report", cmd_report, "out-dir", "ser+", "translate+", "faces+", "indexes+")
     clip = sub.add_parser("translate", help=cmd_translate.__doc__)
     clip.add_argument("input", help="a recording: WAV, FLAC, OGG... (anything libsndfile reads)")
@@ -202,6 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     clip.add_argument("--model", help="a model.pt from data/models/translate/<corpus>/<variant>/ "
                       "(default: the best trained WORLD converter found there)")
     clip.set_defaults(fn=cmd_translate)
+    init = sub.add_parser("tracking-init", help=cmd_tracking_init.__doc__)
+    init.add_argument("experiments", nargs="+")
+    init.set_defaults(fn=cmd_tracking_init)
     heard = sub.add_parser("predict", help=cmd_predict.__doc__)
     heard.add_argument("inputs", nargs="+", metavar="CLIP", help="recordings: WAV, FLAC, OGG... of 0.3-30 s")
     heard.add_argument("--model", help="a model.pt from data/models/ser/<corpus>/<variant>/<protocol>/fold<k>/, "

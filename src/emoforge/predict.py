@@ -15,10 +15,10 @@ import torch
 
 from . import models
 from .features.audio import VECTORS, MelConfig, read_utterance, trim_silence
+from .registry import CHAMPION, registered_name
 
 FORMAT = "emoforge-ser/1"
-REGISTERED_PREFIX = "emoforge-ser-"
-CHAMPION = "champion"  # the registry alias of the best model per corpus
+REGISTERED_PREFIX = registered_name("ser", "")
 # Per-speaker normalisation (eGeMAPS z-scores, log-mel `norm: speaker`) needs a speaker's
 # unlabelled clips: predict treats the clips of one call as one speaker and wants this many.
 MIN_SPEAKER_CLIPS = 8
@@ -161,3 +161,4 @@ def _default_uri(tracking) -> str:
         raise ValueError(f"several SER models are registered ({', '.join(names)}): pick one with "
                          f"--model models:/NAME@{CHAMPION}")
     return f"models:/{names[0]}@{CHAMPION}"
+

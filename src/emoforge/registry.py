@@ -1,27 +1,32 @@
-"""The MLflow Model Registry's champions: per corpus, the best trained SER model, registered as
-emoforge-ser-<corpus> with the alias `champion` (what `emoforge predict` takes by default).
+"""The MLflow Model Registry's champions: per corpus and task, one trained model registered as
+emoforge-<task>-<corpus> with the alias `champion` (what `emoforge predict` loads by default).
 
-Chosen without looking at any test fold: among speaker-independent runs, the variant with the
-best mean validation UA over its folds, then its fold with the best validation UA."""
+Chosen without looking at any test data:
+- ser: among speaker-independent runs, the variant with the best mean validation UA over its
+  folds, then its fold with the best validation UA;
+- translate: the WORLD converter `emoforge translate` prefers (world_mlp, else the prosody
+  baseline), whatever its test numbers;
+- faces: the generator whose faces the judge (trained on training faces) recognises best.
+"""
 from __future__ import annotations
 
 import json
 from collections import defaultdict
 from pathlib import Path
 
-from .predict import CHAMPION, REGISTERED_PREFIX
-
+CHAMPION = "champion"
 PROTOCOL = "speaker"  # the random split's validation rows share speakers with training
 
 
+def registered_name(task: str, corpus: str) -> str:
+    return f"emoforge-{task}-{corpus}"
+
+
 def fold_rows(metrics_files: list[Path]) -> list[dict]:
-    """Fold results that logged a model, with corpus, variant, protocol and fold from the path
-    data/models/ser/<corpus>/<variant>/<protocol>/fold<k>/metrics.json."""
+    """SER fold results that logged a model, with corpus, variant, protocol and fold from the
+    path data/models/ser/<corpus>/<variant>/<protocol>/fold<k>/metrics.json."""
     rows = []
-    for path in map(Path, metrics_files):
-        result = json.loads(path.read_text())
-        if "mlflow_model_uri" not in result:  # a fusion has no model of its own
-            continue
+    for path, result in _logged(metrics_files):
         corpus, variant, protocol, fold = path.parts[-5:-1]
         rows.append({"corpus": corpus, "variant": variant, "protocol": protocol,
                      "fold": int(fold.removeprefix("fold")), "val_ua": result["val/ua"],
@@ -29,8 +34,14 @@ def fold_rows(metrics_files: list[Path]) -> list[dict]:
     return rows
 
 
+def _logged(metrics_files) -> list[tuple[Path, dict]]:
+    """(path, result) of the runs that logged a model (a fusion or a log-mel GAN has none)."""
+    found = [(Path(p), json.loads(Path(p).read_text())) for p in metrics_files]
+    return [(p, r) for p, r in found if "mlflow_model_uri" in r]
+
+
 def champions(rows: list[dict]) -> dict[str, dict]:
-    """corpus -> the chosen fold's row, with the variant's mean validation UA."""
+    """SER: corpus -> the chosen fold's row, with the variant's mean validation UA."""
     by_variant = defaultdict(list)
     for row in rows:
         if row["protocol"] == PROTOCOL:
@@ -44,16 +55,45 @@ def champions(rows: list[dict]) -> dict[str, dict]:
     return best
 
 
-def register_champions(metrics_files: list[Path], out: Path) -> dict[str, dict]:
-    """Register each corpus's champion and write what was registered to `out` (JSON)."""
+def _per_corpus(metrics_files, score) -> dict[str, dict]:
+    """translate and faces: data/models/<task>/<corpus>/<variant>/metrics.json, the best
+    `score` per corpus."""
+    best: dict[str, dict] = {}
+    for path, result in _logged(metrics_files):
+        corpus, variant = path.parts[-3:-1]
+        row = {"corpus": corpus, "variant": variant, "model_uri": result["mlflow_model_uri"],
+               "score": score(variant, result)}
+        if corpus not in best or row["score"] > best[corpus]["score"]:
+            best[corpus] = row
+    return best
+
+
+def translate_champions(metrics_files) -> dict[str, dict]:
+    from .translate_clip import PREFERRED
+
+    return _per_corpus(metrics_files, lambda variant, _: -PREFERRED.index(variant) if variant in PREFERRED
+                       else -len(PREFERRED))
+
+
+def faces_champions(metrics_files) -> dict[str, dict]:
+    return _per_corpus(metrics_files, lambda _, result: result["gen/wa"])
+
+
+CHOOSERS = {"ser": lambda files: champions(fold_rows(files)),
+            "translate": translate_champions, "faces": faces_champions}
+
+
+def register_champions(metrics: dict[str, list[Path]], out: Path) -> dict[str, dict[str, dict]]:
+    """Register each task x corpus champion; write what was registered to `out` (JSON)."""
     from . import tracking
 
-    chosen = champions(fold_rows(metrics_files))
-    for corpus, row in chosen.items():
-        name = f"{REGISTERED_PREFIX}{corpus}"
-        tags = {k: str(row[k]) for k in ("variant", "protocol", "fold", "val_ua", "variant_val_ua")}
-        row |= {"name": name, "alias": CHAMPION,
-                "version": tracking.register(name, row["model_uri"], CHAMPION, tags)}
+    chosen = {task: CHOOSERS[task](files) for task, files in metrics.items()}
+    for task, by_corpus in chosen.items():
+        for corpus, row in by_corpus.items():
+            name = registered_name(task, corpus)
+            tags = {k: str(v) for k, v in row.items() if k not in ("corpus", "model_uri")}
+            row |= {"name": name, "alias": CHAMPION,
+                    "version": tracking.register(name, row["model_uri"], CHAMPION, tags)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(chosen, indent=2, sort_keys=True))
     return chosen

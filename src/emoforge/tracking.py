@@ -126,6 +126,21 @@ def _experiment_id(mlflow, name: str, location: str | None) -> str:
         return mlflow.get_experiment_by_name(name).experiment_id
 
 
+def _artifact_location(uri: str) -> str | None:
+    """Beside a SQLite store, in mlartifacts/; a server decides for itself."""
+    return Path("mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+
+
+def prepare(experiments: list[str]) -> None:
+    """The store and the experiments, made once before any job runs (the workflow's onstart):
+    parallel jobs that each meet a fresh SQLite store or a missing experiment race to create it."""
+    mlflow, _ = _client()
+    uri = tracking_uri()
+    with _store_lock(uri):
+        for name in experiments:
+            _experiment_id(mlflow, name, _artifact_location(uri))
+
+
 @contextmanager
 def run(experiment: str, name: str, params: dict, tags: dict | None = None,
         resume_id: str | None = None, group: str | None = None) -> Iterator[Run]:
@@ -137,8 +152,7 @@ def run(experiment: str, name: str, params: dict, tags: dict | None = None,
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     with _store_lock(uri):
-        location = Path("mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
-        exp_id = _experiment_id(mlflow, experiment, location)
+        exp_id = _experiment_id(mlflow, experiment, _artifact_location(uri))
         parent_id = _parent(mlflow.tracking.MlflowClient(), exp_id, group) if group and not resume_id else None
     with mlflow.start_run(run_id=resume_id, experiment_id=None if resume_id else exp_id,
                           run_name=None if resume_id else name, tags=tags, parent_run_id=parent_id) as active:

@@ -26,6 +26,7 @@ rule report:
         report=report("reports/report.md", caption="../report/report_md.rst", category="Report"),
         html=report("reports/report.html", caption="../report/report_page.rst", category="Report"),
         listen=directory("reports/listen"),
+        curves=directory("reports/curves"),
         figures=report(directory("reports/figures"), patterns=["{name}.png"], caption="../report/figures.rst",
                        category="Figures"),
     params:
@@ -38,16 +39,19 @@ rule report:
 
 
 rule register:
-    """Each corpus's best SER model (by validation UA) in the MLflow Model Registry, as
-    emoforge-ser-<corpus>@champion: what `emoforge predict` loads by default."""
+    """Each corpus's best model per task in the MLflow Model Registry, as
+    emoforge-<task>-<corpus>@champion (emoforge.registry says how each is chosen)."""
     input:
-        ser_metrics,
+        ser=ser_metrics,
+        translate=TRANSLATE_METRICS,
+        faces=FACES_METRICS,
     output:
         "reports/registry.json",
     log:
         "logs/register.log",
     shell:
-        "{EMOFORGE} register --out {output} --ser {input} 2>&1 | tee {log}"
+        "{EMOFORGE} register --out {output} --ser {input.ser} --translate {input.translate} "
+        "--faces {input.faces} 2>&1 | tee {log}"
 
 
 rule benchmark_ser:

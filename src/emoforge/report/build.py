@@ -242,6 +242,41 @@ def ser_table(ser_df: pd.DataFrame, name=lambda c: c) -> str:
     return md_table(wide[cols].fillna("—"))
 
 
+def learning_curves(ser_metrics, out_dir: Path) -> dict[tuple[str, str, str], list[Path]]:
+    """Each SER fold's history.csv, copied to curves/ser_<corpus>_<variant>_<protocol>_fold<k>.csv
+    (the folder `dvc plots show` draws); grouped by corpus x variant x protocol."""
+    from ..train.ser import HISTORY_FILE
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.csv"):
+        old.unlink()
+    groups = defaultdict(list)
+    for path in map(Path, ser_metrics):
+        history = path.with_name(HISTORY_FILE)
+        if not history.exists():  # the linear and fusion variants have no epochs
+            continue
+        corpus, variant, protocol, fold = path.parts[-5:-1]
+        copy = out_dir / f"ser_{corpus}_{variant}_{protocol}_{fold}.csv"
+        copy.write_bytes(history.read_bytes())
+        groups[corpus, variant, protocol].append(copy)
+    return groups
+
+
+def curves_png(folds: list[Path], title: str, out: Path) -> None:
+    plt = _plt()
+    fig, (loss_ax, ua_ax) = plt.subplots(1, 2, figsize=(10, 3.2))
+    for path in sorted(folds):
+        table = pd.read_csv(path)
+        fold = path.stem.rsplit("_", 1)[-1]
+        loss_ax.plot(table["epoch"], table["train_loss"], label=fold)
+        ua_ax.plot(table["epoch"], table["val_ua"], label=fold)
+    loss_ax.set_title("training loss"); ua_ax.set_title("validation UA")
+    for ax in (loss_ax, ua_ax):
+        ax.set_xlabel("epoch")
+    ua_ax.legend(fontsize=7)
+    fig.suptitle(title); fig.tight_layout(); fig.savefig(out, dpi=110); plt.close(fig)
+
+
 def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) -> list[dict]:
     ser, translate, faces, indexes = ser or [], translate or [], faces or [], indexes or []
     fig_dir = out_dir / "figures"
@@ -296,6 +331,10 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
             png = fig_dir / f"confusion_{corpus}_{variant}.png"
             confusion_png(matrix, labels, f"{name(corpus)} {variant} (all test folds)", png)
             md += [f"![confusion matrix {corpus} {variant}](figures/{png.name})", ""]
+        for (corpus, variant, protocol), folds in learning_curves(ser, out_dir / "curves").items():
+            png = fig_dir / f"curves_{corpus}_{variant}_{protocol}.png"
+            curves_png(folds, f"{name(corpus)} {variant} ({protocol}): one line per fold", png)
+            md += [f"![learning curves {corpus} {variant} {protocol}](figures/{png.name})", ""]
         pub = [p for p in published if p["corpus"] in {c for c, _ in confusions}]
         if pub:
             md += ["### Beside published results", "", "| corpus | system | metric | published | protocol | emoforge (best variant) |",

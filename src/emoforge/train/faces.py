@@ -76,6 +76,25 @@ def sample(G, labels: np.ndarray, z_dim: int, device, seed: int) -> np.ndarray:
         return G(z, torch.from_numpy(labels).to(device)).float().cpu().numpy()[:, 0]
 
 
+def generate(generator_file: Path, emotions: list[str], seed: int = 0) -> np.ndarray:
+    """(n, 48, 48) uint8 faces, one per emotion asked for, from a generator.pt fit() wrote."""
+    from .common import load_state
+
+    state = load_state(generator_file)
+    if not isinstance(state, dict) or state.get("task") != "faces":
+        raise ValueError(f"{generator_file} is not an emoforge face generator")
+    unknown = sorted(set(emotions) - set(state["labels"]))
+    if unknown:
+        raise ValueError(f"this generator knows {state['labels']}, not {unknown}")
+    variant = state["variant"]
+    G, _ = models.get(variant, "faces").build(n_classes=len(state["labels"]),
+                                               **state["config"].get("model", {}).get(variant, {}))
+    G.load_state_dict(state["G"])
+    labels = np.array([state["labels"].index(e) for e in emotions])
+    faces = sample(G, labels, state["z_dim"], torch.device("cpu"), seed)
+    return ((faces + 1) * 127.5).clip(0, 255).astype(np.uint8)
+
+
 def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> dict:
     t0 = time.time()
     seed, gen, device = begin(cfg)
@@ -131,7 +150,9 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> d
                   "device": device.type, "mlflow_run_id": mlrun.run_id}
         mlrun.metrics({k: v for k, v in result.items() if k.startswith(("gen/", "judge_real_test/"))})
         out.mkdir(parents=True, exist_ok=True)
-        torch.save({"G": G.state_dict(), "labels": FACE_EMOTIONS, "z_dim": G.z_dim, "config": run_cfg}, out / "generator.pt")
+        torch.save({"task": "faces", "variant": variant, "G": G.state_dict(), "labels": FACE_EMOTIONS,
+                    "z_dim": G.z_dim, "config": run_cfg}, out / "generator.pt")
+        result["mlflow_model_uri"] = mlrun.model(out / "generator.pt")
         grid = sample(G, np.repeat(np.arange(len(FACE_EMOTIONS)), 8), G.z_dim, device, seed + 2)
         np.save(out / "samples.npy", ((grid + 1) * 127.5).clip(0, 255).astype(np.uint8))
         write_json(out / "metrics.json", result)

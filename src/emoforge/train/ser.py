@@ -183,11 +183,22 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         result["mlflow_model_uri"] = mlrun.model(paths.out / "model.pt")
         save_predictions(paths.out / "predictions.npz", manifest, y, idx, scores,
                          _predict(model, inputs, idx["val"], batch, device))
+        write_history(paths.out / HISTORY_FILE, history)
         write_json(paths.out / "metrics.json", result)
         mlrun.artifact(paths.out / "metrics.json")
         mlrun.figure(confusion_figure(result["test/confusion"], labels_text, f"{corpus} {variant} fold {fold}"),
                      "confusion.png")
     return result
+
+
+HISTORY_FILE = "history.csv"  # one row per epoch: the learning curve `dvc plots` and the report draw
+
+
+def write_history(path: Path, history: list[dict]) -> None:
+    import pandas as pd
+
+    table = pd.DataFrame(history).rename(columns=lambda c: c.replace("/", "_"))
+    table.to_csv(path, index=False)
 
 
 def save_predictions(path: Path, manifest, y: np.ndarray, idx: dict, test_scores: np.ndarray,

@@ -226,10 +226,11 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
                "converter": converter.describe(), "sample_rate": sample_rate,
                "wall_s": round(time.time() - t0, 2), "device": "cpu"}
     convert.save(converter, variant, sample_rate, out / "model.pt")
-    write_json(out / "metrics.json", result)
     tags = {"task": "translate", "corpus": corpus, "variant": variant, "device": "cpu"}
     with tracking.run("translate", f"{corpus}/{variant}", cfg, tags=tags) as mlrun:
         mlrun.metrics({k: v for k, v in result.items() if k.startswith(f"{part}/")})
+        result["mlflow_model_uri"] = mlrun.model(out / "model.pt")
+        write_json(out / "metrics.json", result)
         mlrun.artifact(out / "metrics.json")
         mlrun.artifact(out / "pairs.csv")
     return result
