@@ -63,6 +63,36 @@ def test_dry_run_with_real_corpora_lists_every_stage(tmp_path):
         assert f"data/raw/{corpus}/.emoforge-done" not in out
 
 
+def _papers_command(stage: str) -> list[str]:
+    """A papers/dvc.yaml stage's command, its ${vars} filled in."""
+    spec = yaml.safe_load((REPO / "papers" / "dvc.yaml").read_text())
+    command = spec["stages"][stage]["cmd"]
+    for variables in spec["vars"]:
+        for name, value in variables.items():
+            command = command.replace("${" + name + "}", value)
+    return command.split()
+
+
+def test_papers_pipeline_plans_the_real_corpora_from_its_own_folder(tmp_path):
+    workdir(tmp_path)
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / "params.yaml").symlink_to("../params.yaml")
+    snakemake_, *args = _papers_command("report")
+    assert snakemake_ == "snakemake"
+    plan = snakemake(tmp_path / "papers", "-n", *args).stdout
+    jobs = dict(line.split() for line in plan.split("Job stats:")[1].splitlines()[3:] if len(line.split()) == 2)
+    assert jobs["features_images"] == "1" and jobs["translate_world"] == "3"  # FER-2013; RAVDESS
+    assert int(jobs["ser_fold"]) >= 6 * 10  # RAVDESS's 6 folds of every variant
+
+
+def test_the_committed_papers_lock_matches_the_code_and_configs():
+    """papers/dvc.lock says which code made the real-corpora features: after a change to that
+    code, run `cd papers && dvc repro prepare` and commit the lock."""
+    status = run(REPO / "papers", "dvc", "status", "--json", "prepare").stdout
+    changed = json.loads(status or "{}").get("prepare", [])
+    assert not [entry for entry in changed if "changed deps" in entry], changed
+
+
 def test_benchmark_plans_every_variant_and_the_cpu_config_leaves_out_the_slow_ones(tmp_path):
     (tmp_path / "shared/data").mkdir(parents=True)  # the configs name ../shared/data/ravdess-16k
     (tmp_path / "shared/data/ravdess-16k").symlink_to(shared("ravdess-16k"))
