@@ -1,5 +1,6 @@
 """`emoforge predict`: saved SER models, MLflow models and the registry's champions."""
 import json
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -133,9 +134,8 @@ def test_predict_errors_are_clear(trained, tmp_path, caplog):
     clips, _ = fold_clips(trained, "egemaps_linear")
     linear = trained["runs"]["egemaps_linear"][1] / "model.pt"
     assert "at least 8 clips of one speaker" in _fails(caplog, *clips[:3], "--model", linear)
-    empty = tmp_path / "empty.wav"
-    empty.write_bytes(b"")
-    assert "not audio that libsndfile can read" in _fails(caplog, empty, "--model", linear)
+    assert "--variant needs --corpus" in _fails(caplog, clips[0], "--variant", "r3_cnn1d")
+    assert "no trained SER model" in _fails(caplog, clips[0], "--corpus", "demo_speech")  # none here
     other = tmp_path / "other.pt"
     torch.save({"task": "translate", "state": {}}, other)
     assert "not an emoforge SER model (it holds translate)" in _fails(caplog, clips[0], "--model", other)
@@ -144,3 +144,36 @@ def test_predict_errors_are_clear(trained, tmp_path, caplog):
     assert "refusing to load" in _fails(caplog, clips[0], "--model", pickled)
     assert "no SER model is registered" in _fails(caplog, clips[0])  # this test's own empty store
     assert "not in the registry" in _fails(caplog, clips[0], "--model", "models:/nothing@champion")
+
+
+def test_predict_reads_folders_any_rate_and_lists_unreadable_files_without_stopping(trained, tmp_path,
+                                                                                    monkeypatch, caplog):
+    import soundfile as sf
+    import soxr
+    clips, _ = fold_clips(trained, "r3_cnn1d")
+    folder = tmp_path / "clips"
+    (folder / "more").mkdir(parents=True)
+    audio, rate = sf.read(clips[0])
+    stereo = np.stack([audio, audio], 1)
+    sf.write(folder / "a_stereo_44k.flac", soxr.resample(stereo, rate, 44100), 44100)
+    sf.write(folder / "more" / "b.wav", audio, rate)
+    (folder / "c_empty.wav").write_bytes(b"")
+    (folder / "d_noise.wav").write_bytes(np.random.default_rng(0).bytes(5000))
+    (folder / "notes.txt").write_text("not audio, and not an audio name: left out")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "models").mkdir(parents=True)
+    (tmp_path / "data" / "models" / "ser").symlink_to(trained["root"] / "models")
+    main(["predict", str(folder), "--corpus", "demo_speech", "--variant", "r3_cnn1d", "-o", "heard.csv"])
+    table = pd.read_csv("heard.csv")
+    assert [Path(p).name for p in table["path"]] == ["a_stereo_44k.flac", "c_empty.wav", "d_noise.wav", "b.wav"]
+    assert table["emotion"].notna().tolist() == [True, False, False, True]
+    assert table["error"].notna().tolist() == [False, True, True, False]
+    probabilities = table.filter(like="p_").to_numpy()
+    assert np.allclose(probabilities[[0, 3]].sum(1), 1, atol=1e-3)
+    assert "c_empty.wav is not audio that libsndfile can read" in caplog.text
+
+
+def test_a_corpus_model_is_the_fold_the_registry_would_choose(trained):
+    best = max(VARIANTS, key=lambda v: trained["runs"][v][0]["val/ua"])
+    assert predict.trained_model("demo_speech", None, trained["root"] / "models") == \
+        trained["runs"][best][1] / "model.pt"

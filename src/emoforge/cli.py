@@ -119,20 +119,34 @@ def cmd_translate(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    """The emotion a trained SER model hears in each recording."""
+    """The emotion a trained SER model hears in each recording (files or folders)."""
     from . import predict
-    model_file = predict.resolve(args.model)
-    rows = predict.load(model_file).predict_files([Path(p) for p in args.inputs])
-    if args.json:
+    if args.variant and not args.corpus:
+        raise ValueError("--variant needs --corpus: the variant trained on which corpus?")
+    model_file = predict.resolve(args.model, args.corpus, args.variant)
+    rows = predict.load(model_file).predict_files(predict.expand(args.inputs), skip_unreadable=True)
+    failed = [row for row in rows if "error" in row]
+    for row in failed:
+        log.error("%s", row["error"])
+    if args.output:
+        import pandas as pd
+        pd.DataFrame(rows).to_csv(args.output, index=False)
+        print(f"{len(rows) - len(failed)} clips -> {args.output}")
+    elif args.json:
         print(json.dumps(rows, indent=2))
-        return
-    width = max(len(r["path"]) for r in rows)
+    else:
+        _print_predictions([row for row in rows if "error" not in row])
+    print(f"model: {args.model or model_file}" + (f"; {len(failed)} files unreadable" if failed else ""),
+          file=sys.stderr)
+
+
+def _print_predictions(rows: list[dict]) -> None:
+    width = max((len(r["path"]) for r in rows), default=0)
     for row in rows:
         ranked = sorted((k.removeprefix("p_") for k in row if k.startswith("p_")), key=lambda k: -row[f"p_{k}"])
         others = ", ".join(f"{k} {row[f'p_{k}']:.2f}" for k in ranked[1:3])
         heard = row["emotion"]
         print(f"{row['path']:<{width}}  {heard:<10} {row['p_' + heard]:.2f}  ({others})")
-    print(f"model: {args.model or model_file}", file=sys.stderr)
 
 
 def cmd_register(args) -> None:
@@ -215,10 +229,15 @@ def main(argv: list[str] | None = None) -> None:
     init.add_argument("experiments", nargs="+")
     init.set_defaults(fn=cmd_tracking_init)
     heard = sub.add_parser("predict", help=cmd_predict.__doc__)
-    heard.add_argument("inputs", nargs="+", metavar="CLIP", help="recordings: WAV, FLAC, OGG... of 0.3-30 s")
+    heard.add_argument("inputs", nargs="+", metavar="PATH",
+                       help="recordings (WAV, FLAC, OGG... of 0.3-30 s, any rate or channels) or folders of them")
     heard.add_argument("--model", help="a model.pt from data/models/ser/<corpus>/<variant>/<protocol>/fold<k>/, "
                        "or a registered model: models:/emoforge-ser-<corpus>@champion (default: the one "
                        "registered SER model's champion)")
+    heard.add_argument("--corpus", help="instead of --model: the model the workflow trained on this corpus "
+                       "(the variant and fold with the best validation UA)")
+    heard.add_argument("--variant", help="with --corpus: that variant's best fold")
+    heard.add_argument("-o", "--output", help="write a CSV: path, emotion, p_<label>..., error")
     heard.add_argument("--json", action="store_true", help="print every label's probability as JSON")
     heard.set_defaults(fn=cmd_predict)
     args = p.parse_args(argv)

@@ -113,13 +113,23 @@ class Recognizer:
                 out.append(torch.softmax(logits.float(), 1).mean(0).numpy())
         return np.stack(out)
 
-    def predict_files(self, paths: list[Path]) -> list[dict]:
-        """One row per file: the path, the emotion heard and every label's probability."""
-        audio = [read_utterance(p, self.audio.sample_rate) for p in paths]
-        probs = self.probabilities(paths, audio)
-        return [{"path": str(p), "emotion": self.labels[int(row.argmax())],
-                 **{f"p_{label}": round(float(v), 4) for label, v in zip(self.labels, row)}}
-                for p, row in zip(paths, probs)]
+    def predict_files(self, paths: list[Path], skip_unreadable: bool = False) -> list[dict]:
+        """One row per file: the path, the emotion heard and every label's probability. With
+        skip_unreadable, a file that cannot be read gets a row with its `error` instead."""
+        readable, audio, failed = [], [], {}
+        for path in paths:
+            try:
+                audio.append(read_utterance(path, self.audio.sample_rate))
+                readable.append(path)
+            except (FileNotFoundError, ValueError) as e:
+                if not skip_unreadable:
+                    raise
+                failed[path] = str(e)
+        probs = self.probabilities(readable, audio) if readable else []
+        heard = {p: {"emotion": self.labels[int(row.argmax())],
+                     **{f"p_{label}": round(float(v), 4) for label, v in zip(self.labels, row)}}
+                 for p, row in zip(readable, probs)}
+        return [{"path": str(p), **(heard[p] if p in heard else {"error": failed[p]})} for p in paths]
 
 
 def load(path: Path) -> Recognizer:
@@ -139,9 +149,42 @@ def load(path: Path) -> Recognizer:
                       state.get("linear"))
 
 
-def resolve(model: str | None) -> Path:
-    """A model file from a path, a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION) or,
-    with none given, the champion of the one registered emoforge SER model."""
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
+
+
+def expand(inputs: list[str]) -> list[Path]:
+    """Files as given; folders as every audio file below them, in sorted order."""
+    paths = []
+    for given in map(Path, inputs):
+        if given.is_dir():
+            paths += sorted(p for p in given.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        else:
+            paths.append(given)
+    if not paths:
+        raise FileNotFoundError(f"no audio files in {', '.join(inputs)}")
+    return paths
+
+
+def trained_model(corpus: str, variant: str | None, models_dir: Path = Path("data/models/ser")) -> Path:
+    """The model.pt the workflow trained for a corpus (and variant): the fold the registry
+    would choose, by validation UA."""
+    from .registry import champions, fold_rows
+
+    pattern = f"{variant or '*'}/*/fold*/metrics.json"
+    rows = fold_rows(sorted((models_dir / corpus).glob(pattern)))
+    chosen = champions(rows).get(corpus)
+    if chosen is None:
+        raise FileNotFoundError(f"no trained SER model under {models_dir / corpus}/{variant or '<variant>'}/: "
+                                "run the workflow for that corpus first")
+    return Path(chosen["metrics_path"]).with_name("model.pt")
+
+
+def resolve(model: str | None, corpus: str | None = None, variant: str | None = None) -> Path:
+    """A model file from a path, a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION), a
+    corpus (and variant) the workflow trained or, with none given, the champion of the one
+    registered emoforge SER model."""
+    if corpus:
+        return trained_model(corpus, variant)
     if model and not model.startswith("models:/"):
         path = Path(model)
         if not path.is_file():

@@ -30,7 +30,8 @@ def fold_rows(metrics_files: list[Path]) -> list[dict]:
         corpus, variant, protocol, fold = path.parts[-5:-1]
         rows.append({"corpus": corpus, "variant": variant, "protocol": protocol,
                      "fold": int(fold.removeprefix("fold")), "val_ua": result["val/ua"],
-                     "test_ua": result["test/ua"], "model_uri": result["mlflow_model_uri"]})
+                     "test_ua": result["test/ua"], "model_uri": result["mlflow_model_uri"],
+                     "metrics_path": str(path)})
     return rows
 
 
@@ -91,7 +92,7 @@ def register_champions(metrics: dict[str, list[Path]], out: Path) -> dict[str, d
     for task, by_corpus in chosen.items():
         for corpus, row in by_corpus.items():
             name = registered_name(task, corpus)
-            tags = {k: str(v) for k, v in row.items() if k not in ("corpus", "model_uri")}
+            tags = {k: str(v) for k, v in row.items() if k not in ("corpus", "model_uri", "metrics_path")}
             row |= {"name": name, "alias": CHAMPION,
                     "version": tracking.register(name, row["model_uri"], CHAMPION, tags)}
     out.parent.mkdir(parents=True, exist_ok=True)
