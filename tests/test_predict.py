@@ -177,3 +177,12 @@ def test_a_corpus_model_is_the_fold_the_registry_would_choose(trained):
     best = max(VARIANTS, key=lambda v: trained["runs"][v][0]["val/ua"])
     assert predict.trained_model("demo_speech", None, trained["root"] / "models") == \
         trained["runs"][best][1] / "model.pt"
+
+
+def test_a_model_logged_to_another_store_is_named_not_registered(trained, caplog):
+    # this test's own empty store (conftest), not the one the folds logged to
+    metrics = [trained["runs"]["r3_cnn1d"][1] / "metrics.json"]
+    chosen = registry.register_champions({"ser": metrics}, Path("registry.json"))
+    assert chosen["ser"]["demo_speech"]["version"] is None
+    assert "not in the MLflow store" in caplog.text
+    assert mlflow.MlflowClient().search_registered_models() == []

@@ -275,8 +275,9 @@ def _git_repo(wd: Path, repo: Path, *leave_out: str) -> Path:
 
 
 @pytest.mark.slow
-def test_dvc_exp_run_sweeps_a_param_and_dvc_plots_draws_the_learning_curves(e2e, tmp_path):
+def test_dvc_exp_run_sweeps_a_param_and_dvc_plots_draws_the_learning_curves(e2e, tmp_path, monkeypatch):
     repo = _git_repo(e2e[0], tmp_path / "exp")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{repo / 'mlflow.db'}")  # the run's own store
     ser_fold = repo / "data/models/ser/demo_speech/cnn_logmel/speaker/fold0/metrics.json"
     faces = repo / "data/models/faces/demo_faces/cgan/metrics.json"
     before = {p: p.stat().st_mtime_ns for p in (ser_fold, faces)}

@@ -156,7 +156,8 @@ def cmd_register(args) -> None:
     for by_corpus in register_champions(metrics, Path(args.out)).values():
         for row in by_corpus.values():
             fold = f" fold {row['fold']}" if "fold" in row else ""
-            print(f"{row['name']}@{row['alias']} = version {row['version']}: {row['variant']}{fold}")
+            version = f"version {row['version']}" if row["version"] else "not registered"
+            print(f"{row['name']}@{row['alias']} = {version}: {row['variant']}{fold}")
 
 
 def cmd_tracking_init(args) -> None:

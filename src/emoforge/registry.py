@@ -11,8 +11,11 @@ Chosen without looking at any test data:
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 PROTOCOL = "speaker"  # the random split's validation rows share speakers with training
@@ -93,8 +96,11 @@ def register_champions(metrics: dict[str, list[Path]], out: Path) -> dict[str, d
         for corpus, row in by_corpus.items():
             name = registered_name(task, corpus)
             tags = {k: str(v) for k, v in row.items() if k not in ("corpus", "model_uri", "metrics_path")}
-            row |= {"name": name, "alias": CHAMPION,
-                    "version": tracking.register(name, row["model_uri"], CHAMPION, tags)}
+            version = tracking.register(name, row["model_uri"], CHAMPION, tags)
+            if version is None:
+                log.warning("%s: %s is not in the MLflow store at %s (logged to another one): not "
+                            "registered", name, row["model_uri"], tracking.tracking_uri())
+            row |= {"name": name, "alias": CHAMPION, "version": version}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(chosen, indent=2, sort_keys=True))
     return chosen

@@ -193,12 +193,17 @@ def _client():
     return mlflow, mlflow.MlflowClient()
 
 
-def register(name: str, model_uri: str, alias: str, tags: dict) -> str:
+def register(name: str, model_uri: str, alias: str, tags: dict) -> str | None:
     """`model_uri` as a version of registered model `name`, with `alias` pointing at it; returns
-    the version. When the alias already points at that model nothing new is registered."""
+    the version. When the alias already points at that model nothing new is registered; when
+    the model was logged to another store (MLFLOW_TRACKING_URI changed since), None."""
     mlflow, client = _client()
     from mlflow.exceptions import MlflowException
 
+    try:
+        client.get_logged_model(model_uri.removeprefix("models:/"))
+    except MlflowException:
+        return None
     with _store_lock(tracking_uri()):
         try:
             current = client.get_model_version_by_alias(name, alias)
