@@ -26,9 +26,10 @@ rule report:
         report=report("reports/report.md", caption="../report/report_md.rst", category="Report"),
         html=report("reports/report.html", caption="../report/report_page.rst", category="Report"),
         listen=directory("reports/listen"),
-        curves=directory("reports/curves"),
         figures=report(directory("reports/figures"), patterns=["{name}.png"], caption="../report/figures.rst",
                        category="Figures"),
+    # reports/curves/ (the CSVs `dvc plots show` draws) is written too, and left undeclared: a
+    # directory() output gets a .snakemake_timestamp file, which DVC's plots refuse to read
     params:
         cfg=json.dumps({k: config[k] for k in ("ser", "translate", "faces")}, sort_keys=True),
     log:
