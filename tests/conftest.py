@@ -34,5 +34,9 @@ def write_wav(path: Path, seconds=1.0, sr=16000, channels=1, fmt="WAV") -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_mlflow(tmp_path, monkeypatch):
     """Every test logs into its own SQLite store, never the developer's mlflow.db."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)  # an earlier test's set_tracking_uri would outrank the variable
     monkeypatch.chdir(tmp_path)

@@ -305,6 +305,7 @@ def test_each_tasks_champion_runs_through_mlflows_own_loader(e2e, tmp_path, monk
     import mlflow
     wd, uri, *_ = e2e
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
     clip = next((wd / "data/raw/demo_speech").rglob("03-01-01-01-01-01-04.wav"))
     heard = mlflow.pyfunc.load_model("models:/emoforge-ser-demo_speech@champion").predict(
         pd.DataFrame({"path": [str(clip)]}))
