@@ -16,6 +16,7 @@ import torch
 from . import models
 from .features.audio import VECTORS, MelConfig, read_utterance, trim_silence
 from .registry import CHAMPION, registered_name
+from .train.common import save_atomic
 
 FORMAT = "emoforge-ser/1"
 REGISTERED_PREFIX = registered_name("ser", "")
@@ -37,10 +38,7 @@ def save(path: Path, variant: str, labels: list[str], config: dict, inputs: dict
     else:
         state["linear"] = {"coef": torch.from_numpy(linear.coef_.astype(np.float32)),
                            "intercept": torch.from_numpy(linear.intercept_.astype(np.float32))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    save_atomic(state, path)
 
 
 @dataclass
@@ -71,15 +69,17 @@ class Recognizer:
         return [v[0] if v.ndim == 2 else v for v in vectors]  # a copies-feature's copy 0 is the clip
 
     def normalise(self, feats: list[np.ndarray]) -> list[np.ndarray]:
+        """As training normalised: the same functions, with this call's clips as one speaker."""
+        from .train.classic import per_speaker_z
+        from .train.inputs import NORMS
+
         norm = self.inputs["norm"]
-        if norm == "utterance":
-            return [(m - m.mean()) / (m.std() + 1e-5) for m in feats]
         if norm == "train":
             return [(np.nan_to_num(v) - self.inputs["mu"].numpy()) / self.inputs["sd"].numpy() for v in feats]
-        # "speaker": over every frame (log-mel) or row (vectors) of this call's clips
-        rows = np.concatenate([np.atleast_2d(np.nan_to_num(f)) for f in feats])
-        mu, sd = rows.mean(0), rows.std(0) + (1e-5 if self.inputs["kind"] == "logmel" else 1e-6)
-        return [(np.nan_to_num(f) - mu) / sd for f in feats]
+        one_speaker = np.zeros(len(feats))
+        if self.inputs["kind"] == "logmel":
+            return NORMS[norm](feats, one_speaker)
+        return list(per_speaker_z(np.nan_to_num(np.stack(feats)), one_speaker))
 
     def probabilities(self, paths: list[Path], audio: list[np.ndarray]) -> np.ndarray:
         """(clips, labels) class probabilities."""

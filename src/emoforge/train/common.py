@@ -186,12 +186,18 @@ class Checkpoint:
         return state["progress"]
 
     def save(self, progress: dict, *generators) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         state = {"parts": {name: part.state_dict() for name, part in self.parts.items()},
                  "progress": progress, "rng": rng_states(*generators), "config_hash": self.hash}
-        tmp = self.path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.path)
+        save_atomic(state, self.path)
+
+
+def save_atomic(state: dict, path: Path) -> None:
+    """torch.save to a temporary file put in place whole: a job killed while saving leaves the
+    previous file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
 
 
 def write_json(path: Path, obj) -> None:
