@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-translate-ravdess bench-features bench-workflow pull
+.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-translate-ravdess bench-faces-fer2013 bench-features bench-workflow pull
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -55,6 +55,11 @@ bench-ser-ravdess-fold0: setup
 # WORLD converters on real RAVDESS (R1's clips and actor split): WAVs, metrics, benchmark rows
 bench-translate-ravdess: setup
 	snakemake --cores all reports/benchmarks/translate_ravdess.json --configfile config/bench_translate_ravdess.yaml
+
+# The face-emotion classifier and every face GAN on real FER-2013: classifier accuracy, conditional
+# accuracy, FID/KID/diversity in the classifier's features
+bench-faces-fer2013: setup
+	snakemake --cores all reports/benchmarks/faces_fer2013.json --configfile config/bench_faces_fer2013.yaml
 
 # The feature engine against plain librosa / openSMILE loops on the same files, and peak memory
 SHARED ?= ../shared/data

@@ -153,6 +153,7 @@ def test_fer_csv_bad_rows_are_quarantined(tmp_path):
     assert [i.status for i in items] == ["ok", "quarantined", "quarantined", "ok"]
     assert items[0].emotion == "happy" and items[3].extra["split"] == "test"
     assert "outside 0-6" in items[1].problem and "3 pixel values" in items[2].problem
+    assert "bad row 2 (fer2013.csv line 4)" in items[2].problem  # a user can open the file there
 
 
 def test_fer_missing_everything_is_a_clear_error(tmp_path):

@@ -9,16 +9,19 @@ import torch
 from emoforge import models
 from emoforge.corpora import REGISTRY, write_index
 from emoforge.features.audio import MelConfig
+from emoforge.labels import FACE_EMOTIONS
 from emoforge.features.extract import extract_audio, extract_images, extract_vectors, load_logmel
-from emoforge.train import faces, ser, ser_fit, translate
+from emoforge.train import face_classifier, faces, ser, ser_fit, translate
 from emoforge.train.common import fold_split, load_state, speaker_folds
 
 SER_CFG = dict(seed=0, folds=4, epochs=1, lr=1e-3, weight_decay=0.01, lr_patience=1, patience=3,
                frames=200, batch_size=16, device="cpu")
 TR_CFG = dict(seed=0, folds=4, epochs=1, frames=64, batch_size=8, lr=5e-4, weight_decay=1e-4, l1_weight=50,
               label_smoothing=0.1, d_every=2, source_emotion="neutral", model={"unet_gan": {"width": 8}}, device="cpu")
-FACE_CFG = dict(seed=0, epochs=1, judge_epochs=1, batch_size=32, lr=2e-4, label_smoothing=0.1,
-                model={"cgan": {"z_dim": 16, "width": 16}}, device="cpu")
+FACE_CFG = dict(seed=0, epochs=1, scored_per_class=20, model={"cgan": {"z_dim": 16, "width": 16}},
+                device="cpu")
+CLASSIFIER_CFG = dict(seed=0, epochs=2, width=8, embed_dim=32, batch_size=32, lr=3e-3, weight_decay=5e-4,
+                      val_fraction=0.1, device="cpu")
 
 
 def tiny_wavlm():
@@ -46,6 +49,7 @@ def demo(tmp_path_factory):
     faces_.download(root / "raw" / "faces", {"train_per_class": 12, "test_per_class": 4})
     write_index(faces_.index(root / "raw" / "faces", {}), root / "faces.parquet")
     extract_images(root / "faces.parquet", root / "raw" / "faces", root / "feat_faces")
+    face_classifier.fit(CLASSIFIER_CFG, root / "feat_faces", root / "face_classifier", "demo_faces")
     return root
 
 
@@ -251,13 +255,74 @@ def test_translation_one_epoch(demo, tmp_path):
     assert r2["epochs_run"] == 2 and r2["mlflow_run_id"] == r["mlflow_run_id"]
 
 
-def test_faces_one_epoch(demo, tmp_path):
-    r = faces.fit(FACE_CFG, demo / "feat_faces", tmp_path / "faces", "demo_faces", "cgan")
-    assert 0.0 <= r["gen/wa"] <= 1.0 and r["gen/n"] == 7 * 200
+def test_face_classifier_is_chosen_on_validation_faces_and_tested_on_the_test_split(demo):
+    from emoforge.evaluate.faces import load_classifier
+    r = json.loads((demo / "face_classifier" / "metrics.json").read_text())
+    assert r["test/n"] == 7 * 4 and r["epochs_run"] == 2 and r["best_epoch"] in (0, 1)
+    assert 0.0 <= r["test/wa"] <= 1.0 and r["reference/fid_train_vs_test"] >= 0.0
+    assert set(r) >= {f"test/acc_{e}" for e in FACE_EMOTIONS}
+    classifier, labels = load_classifier(demo / "face_classifier" / "classifier.pt")
+    assert labels == FACE_EMOTIONS and classifier.embed(torch.zeros(2, 1, 48, 48)).shape == (2, 32)
+    with pytest.raises(ValueError, match="not an emoforge face-emotion classifier"):
+        load_classifier(_generator(demo, "cgan"))
+
+
+def test_face_splits_validate_on_training_faces_only():
+    import pandas as pd
+    from emoforge.train.face_classifier import face_splits
+    manifest = pd.DataFrame({"split": ["train"] * 40 + ["test"] * 10})
+    labels = np.array([0, 1] * 25)
+    idx = face_splits(manifest, labels, 0.1, seed=0)
+    assert set(idx["val"]) <= set(range(40)) and not set(idx["val"]) & set(idx["train"])
+    assert set(idx["test"]) == set(range(40, 50))
+    assert sorted(np.bincount(labels[idx["val"]])) == [2, 2]  # stratified
+    csv = pd.DataFrame({"split": ["train"] * 4 + ["val"] * 2 + ["test"] * 2})  # PublicTest validates
+    assert list(face_splits(csv, np.zeros(8, int), 0.1, 0)["val"]) == [4, 5]
+
+
+def _generator(demo, variant, **cfg):
+    out = demo / "generators" / variant
+    if not (out / "generator.pt").exists():
+        faces.fit({**FACE_CFG, **cfg}, demo / "feat_faces", demo / "face_classifier" / "classifier.pt", out,
+                  "demo_faces", variant)
+    return out / "generator.pt"
+
+
+@pytest.mark.parametrize("variant", ["r3_cgan", "cgan", "sngan_proj"])
+def test_each_face_gan_trains_and_is_scored_by_the_classifier_stage(demo, variant):
+    path = _generator(demo, variant)
+    r = json.loads((path.parent / "metrics.json").read_text())
+    assert r["gen/n"] == 7 * 20 and 0.0 <= r["gen/conditional_acc"] <= 1.0
+    assert r["gen/fid"] >= 0.0 and np.isfinite(r["gen/kid"]) and r["gen/diversity"] > 0.0
+    assert set(r) >= {f"gen/acc_{e}" for e in FACE_EMOTIONS} | {f"gen/diversity_{e}" for e in FACE_EMOTIONS}
+    ceiling = json.loads((demo / "face_classifier" / "metrics.json").read_text())
+    assert r["judge_real_test/wa"] == ceiling["test/wa"]  # the classifier stage, not a judge of its own
+    assert r["reference/fid_train_vs_test"] == ceiling["reference/fid_train_vs_test"]
+    assert faces.generate(path, ["happy", "sad"], seed=3).shape == (2, 48, 48)
+
+
+def test_face_gan_resumes_its_mlflow_run(demo, tmp_path):
+    classifier = demo / "face_classifier" / "classifier.pt"
+    r = faces.fit(FACE_CFG, demo / "feat_faces", classifier, tmp_path / "faces", "demo_faces", "cgan")
     assert load_state(tmp_path / "faces" / "checkpoint.pt")["progress"]["epoch"] == 0
-    r2 = faces.fit({**FACE_CFG, "epochs": 2}, demo / "feat_faces", tmp_path / "faces", "demo_faces", "cgan")
+    r2 = faces.fit({**FACE_CFG, "epochs": 2}, demo / "feat_faces", classifier, tmp_path / "faces",
+                   "demo_faces", "cgan")
     assert r2["epochs_run"] == 2 and r2["mlflow_run_id"] == r["mlflow_run_id"]
     assert np.load(tmp_path / "faces" / "samples.npy").shape == (56, 48, 48)
+
+
+def test_r3_cgan_is_r3s_keras_network():
+    from emoforge.models.face_cgan import r3_generator_and_discriminator
+    G, D = r3_generator_and_discriminator(7)
+    z, y = torch.randn(3, 100), torch.tensor([0, 3, 6])
+    assert G(z, y).shape == (3, 1, 48, 48) and G(z, y).abs().max() <= 1.0
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.stride[0]) for c in convs] == \
+        [(2, 32, 2), (32, 64, 2), (64, 128, 1), (128, 128, 1)]
+    transposed = [m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in transposed] == \
+        [(129, 128, (4, 4)), (128, 128, (4, 4))]
+    assert models.get("r3_cgan").options["betas"] == [0.5, 0.999] and models.get("r3_cgan").options["lr"] == 2e-4
 
 
 @pytest.mark.parametrize("name", sorted(models.REGISTRY))
@@ -279,8 +344,10 @@ def test_every_variant_builds_and_runs_forward(name):
         x, o = torch.randn(2, 1, 64, 64), torch.eye(8)[:2]
         assert G(x, o).shape == x.shape and D(x, x, o).dim() == 4
     else:
-        G, D = v.build(n_classes=7, z_dim=16, width=16)
-        img = G(torch.randn(2, 16), torch.tensor([0, 3]))
+        from emoforge.train.faces import split_options
+        _, build = split_options(name, {})
+        G, D = v.build(n_classes=7, **build)
+        img = G(torch.randn(2, G.z_dim), torch.tensor([0, 3]))
         assert img.shape == (2, 1, 48, 48) and D(img, torch.tensor([0, 3])).shape == (2,)
 
 
@@ -372,8 +439,9 @@ KILLABLE = {
             {**SER_CFG, "epochs": 3, "patience": 5}, "../checkpoints/fold0.pt"),
     "translate-train": (["--variant", "unet_gan", "--corpus", "demo_speech"], "feat_speech",
                         {**TR_CFG, "epochs": 3}, "checkpoint.pt"),
-    "faces": (["--variant", "cgan", "--corpus", "demo_faces"], "feat_faces", {**FACE_CFG, "epochs": 3},
-              "checkpoint.pt"),
+    "faces": (["--variant", "cgan", "--corpus", "demo_faces", "--classifier", "{demo}/face_classifier/classifier.pt"],
+              "feat_faces", {**FACE_CFG, "epochs": 3}, "checkpoint.pt"),
+    "face-classifier": (["--corpus", "demo_faces"], "feat_faces", {**CLASSIFIER_CFG, "epochs": 3}, "checkpoint.pt"),
 }
 NOT_COMPARED = {"wall_s", "mlflow_run_id", "mlflow_model_uri"}  # each run logs its own
 
@@ -382,6 +450,7 @@ def _stage(stage, demo, out):
     import subprocess
     import sys
     args, features, cfg, _ = KILLABLE[stage]
+    args = [a.format(demo=demo) for a in args]
     command = [sys.executable, "-m", "emoforge.cli", stage, *args, "--features", str(demo / features),
                "--out", str(out), "--cfg", json.dumps(cfg), "--threads", "1"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

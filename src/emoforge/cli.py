@@ -125,19 +125,23 @@ def cmd_predict(args) -> None:
         raise ValueError("--variant needs --corpus: the variant trained on which corpus?")
     model_file = predict.resolve(args.model, args.corpus, args.variant)
     rows = predict.load(model_file).predict_files(predict.expand(args.inputs), skip_unreadable=True)
+    _write_rows(rows, args, f"model: {args.model or model_file}")
+
+
+def _write_rows(rows: list[dict], args, source: str) -> None:
+    """Prediction rows to -o CSV, --json or a table; unreadable inputs are logged, not fatal."""
     failed = [row for row in rows if "error" in row]
     for row in failed:
         log.error("%s", row["error"])
     if args.output:
         import pandas as pd
         pd.DataFrame(rows).to_csv(args.output, index=False)
-        print(f"{len(rows) - len(failed)} clips -> {args.output}")
+        print(f"{len(rows) - len(failed)} files -> {args.output}")
     elif args.json:
         print(json.dumps(rows, indent=2))
     else:
         _print_predictions([row for row in rows if "error" not in row])
-    print(f"model: {args.model or model_file}" + (f"; {len(failed)} files unreadable" if failed else ""),
-          file=sys.stderr)
+    print(source + (f"; {len(failed)} files unreadable" if failed else ""), file=sys.stderr)
 
 
 def _print_predictions(rows: list[dict]) -> None:
@@ -152,7 +156,8 @@ def _print_predictions(rows: list[dict]) -> None:
 def cmd_register(args) -> None:
     """Register each corpus's best model per task in the MLflow Model Registry (see emoforge.registry)."""
     from .registry import register_champions
-    metrics = {"ser": args.ser or [], "translate": args.translate or [], "faces": args.faces or []}
+    metrics = {"ser": args.ser or [], "translate": args.translate or [], "faces": args.faces or [],
+               "face_emotion": args.face_emotion or []}
     for by_corpus in register_champions(metrics, Path(args.out)).values():
         for row in by_corpus.values():
             fold = f" fold {row['fold']}" if "fold" in row else ""
@@ -167,10 +172,35 @@ def cmd_tracking_init(args) -> None:
     print(f"MLflow: {tracking_uri()} holds experiments {', '.join(args.experiments)}")
 
 
+def cmd_face_classifier(args) -> None:
+    """Train a corpus's face-emotion classifier (validation from training, tested on the test split)."""
+    fit, cfg = _train(args, "face_classifier")
+    r = fit(cfg, Path(args.features), Path(args.out), args.corpus)
+    print(f"face-emotion classifier: test accuracy {r['test/wa']:.3f}, UA {r['test/ua']:.3f} "
+          f"(validation {r['val/wa']:.3f} at epoch {r['best_epoch']})")
+
+
 def cmd_faces(args) -> None:
+    """Train a conditional face GAN; the face-emotion classifier scores its faces."""
     fit, cfg = _train(args, "faces")
-    r = fit(cfg, Path(args.features), Path(args.out), args.corpus, args.variant)
-    print(f"judge accuracy on generated faces {r['gen/wa']:.3f} (on real test faces {r['judge_real_test/wa']:.3f})")
+    r = fit(cfg, Path(args.features), Path(args.classifier), Path(args.out), args.corpus, args.variant)
+    print(f"conditional accuracy {r['gen/conditional_acc']:.3f} (real test faces "
+          f"{r['judge_real_test/wa']:.3f}), FID {r['gen/fid']:.2f}, diversity {r['gen/diversity']:.2f}")
+
+
+def cmd_face_emotion(args) -> None:
+    """The emotion on each face image (files or folders), by a trained face-emotion classifier."""
+    from .facial import classify_images, face_paths, model_file
+    classifier = model_file(args.model, "face_emotion", "classifier.pt", "--model")
+    rows = classify_images(classifier, face_paths(args.inputs), skip_unreadable=True)
+    _write_rows(rows, args, f"model: {args.model or classifier}")
+
+
+def cmd_face(args) -> None:
+    """Hear the emotion in a recording and draw a face showing it (speech -> SER -> face GAN)."""
+    from .facial import face_for_speech
+    r = face_for_speech(Path(args.input), Path(args.output), args.seed, args.ser_model, args.generator)
+    print(f"{r['path']}: heard {r['heard']} ({r['p_heard']:.2f}) -> a {r['face']} face: {r['png']}")
 
 
 def cmd_report(args) -> None:
@@ -183,6 +213,12 @@ def cmd_benchmark(args) -> None:
     """Fold metrics -> a benchmark file: rows as in reports/metrics.json, plus wall time and device."""
     from .report.build import benchmark
     benchmark(args.ser, Path(args.out))
+
+
+def cmd_benchmark_faces(args) -> None:
+    """Face classifier and generator metrics -> a benchmark file (rows, wall time, device)."""
+    from .report.faces import benchmark
+    benchmark(Path(args.classifier), args.faces, Path(args.out))
 
 
 def cmd_benchmark_translate(args) -> None:
@@ -212,10 +248,12 @@ def main(argv: list[str] | None = None) -> None:
     stage("ser", cmd_ser, "corpus", "variant", "fold", "features", "out", "protocol?")
     stage("translate-train", cmd_translate_train, "corpus", "variant", "features", "out")
     stage("translate-world", cmd_translate_world, "corpus", "variant", "index", "root", "out", "judge-features?")
-    stage("faces", cmd_faces, "corpus", "variant", "features", "out")
+    stage("face-classifier", cmd_face_classifier, "corpus", "features", "out")
+    stage("faces", cmd_faces, "corpus", "variant", "features", "classifier", "out")
+    stage("benchmark-faces", cmd_benchmark_faces, "out", "classifier", "faces+")
     stage("benchmark", cmd_benchmark, "out", "ser+")
     stage("benchmark-translate", cmd_benchmark_translate, "out", "translate+")
-    stage("register", cmd_register, "out", "ser+", "translate+", "faces+")
+    stage("register", cmd_register, "out", "ser+", "translate+", "faces+", "face-emotion+")
     stage("report", cmd_report, "out-dir", "ser+", "translate+", "faces+", "indexes+")
     clip = sub.add_parser("translate", help=cmd_translate.__doc__)
     clip.add_argument("input", help="a recording: WAV, FLAC, OGG... (anything libsndfile reads)")
@@ -241,6 +279,23 @@ def main(argv: list[str] | None = None) -> None:
     heard.add_argument("-o", "--output", help="write a CSV: path, emotion, p_<label>..., error")
     heard.add_argument("--json", action="store_true", help="print every label's probability as JSON")
     heard.set_defaults(fn=cmd_predict)
+    seen = sub.add_parser("face-emotion", help=cmd_face_emotion.__doc__)
+    seen.add_argument("inputs", nargs="+", metavar="PATH",
+                      help="face images (PNG, JPEG...; any size, resized whole to 48x48 grayscale) "
+                      "or folders of them")
+    seen.add_argument("--model", help="a classifier.pt from data/models/face_classifier/<corpus>/, or "
+                      "models:/emoforge-face_emotion-<corpus>@champion (default: the one registered)")
+    seen.add_argument("-o", "--output", help="write a CSV: path, emotion, p_<label>..., error")
+    seen.add_argument("--json", action="store_true", help="print every class's probability as JSON")
+    seen.set_defaults(fn=cmd_face_emotion)
+    face = sub.add_parser("face", help=cmd_face.__doc__)
+    face.add_argument("input", help="a recording (WAV, FLAC...; 0.3-30 s, any rate or channels)")
+    face.add_argument("-o", "--output", required=True, help="the PNG to write (192x192: the 48x48 face x4)")
+    face.add_argument("--seed", type=int, default=0, help="which face of that emotion (default 0)")
+    face.add_argument("--ser-model", help="as predict's --model (default: the one registered SER model)")
+    face.add_argument("--generator", help="a generator.pt from data/models/faces/<corpus>/<variant>/, "
+                      "or models:/emoforge-faces-<corpus>@champion (default: the one registered)")
+    face.set_defaults(fn=cmd_face)
     args = p.parse_args(argv)
     try:
         args.fn(args)

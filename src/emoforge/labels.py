@@ -12,8 +12,11 @@ FER_TO_CANONICAL = {
 }
 FACE_EMOTIONS = [FER_TO_CANONICAL[c] for c in FER_CLASSES]
 
-# Speech emotion -> face class. calm and the corpus extras have no face class.
-SPEECH_TO_FACE = {e: e for e in FACE_EMOTIONS}
+# Speech emotion -> the face class drawn for it. FER-2013 has no calm, boredom, frustration or
+# excited face: calm and boredom are drawn neutral (low arousal, no valence), frustration
+# angry and excited happy (same valence and arousal quadrant).
+SPEECH_TO_FACE = {e: e for e in FACE_EMOTIONS} | {
+    "calm": "neutral", "boredom": "neutral", "frustration": "angry", "excited": "happy"}
 
 
 def check_canonical(label: str) -> str:

@@ -19,7 +19,6 @@ from .registry import CHAMPION, registered_name
 from .train.common import save_atomic
 
 FORMAT = "emoforge-ser/1"
-REGISTERED_PREFIX = registered_name("ser", "")
 # Per-speaker normalisation (eGeMAPS z-scores, log-mel `norm: speaker`) needs a speaker's
 # unlabelled clips: predict treats the clips of one call as one speaker and wants this many.
 MIN_SPEAKER_CLIPS = 8
@@ -152,16 +151,16 @@ def load(path: Path) -> Recognizer:
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 
 
-def expand(inputs: list[str]) -> list[Path]:
-    """Files as given; folders as every audio file below them, in sorted order."""
+def expand(inputs: list[str], suffixes=AUDIO_SUFFIXES, kind: str = "audio") -> list[Path]:
+    """Files as given; folders as every file below them with one of `suffixes`, sorted."""
     paths = []
     for given in map(Path, inputs):
         if given.is_dir():
-            paths += sorted(p for p in given.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+            paths += sorted(p for p in given.rglob("*") if p.suffix.lower() in suffixes)
         else:
             paths.append(given)
     if not paths:
-        raise FileNotFoundError(f"no audio files in {', '.join(inputs)}")
+        raise FileNotFoundError(f"no {kind} files in {', '.join(map(str, inputs))}")
     return paths
 
 
@@ -192,16 +191,19 @@ def resolve(model: str | None, corpus: str | None = None, variant: str | None = 
         return path
     from . import tracking
 
-    return tracking.registered_model_file(model or _default_uri(tracking), "model.pt")
+    return tracking.registered_model_file(model or default_uri("ser", "--model"), "model.pt")
 
 
-def _default_uri(tracking) -> str:
-    names = tracking.registered_models(REGISTERED_PREFIX)
+def default_uri(task: str, option: str) -> str:
+    """models:/emoforge-<task>-<corpus>@champion when exactly one corpus has a champion."""
+    from . import tracking
+
+    names = tracking.registered_models(registered_name(task, ""))
     if not names:
-        raise FileNotFoundError(f"no SER model is registered in {tracking.tracking_uri()}: run the "
-                                "workflow (make demo) or give --model")
+        raise FileNotFoundError(f"no {task} model is registered in {tracking.tracking_uri()}: run "
+                                f"the workflow (make demo) or give {option}")
     if len(names) > 1:
-        raise ValueError(f"several SER models are registered ({', '.join(names)}): pick one with "
-                         f"--model models:/NAME@{CHAMPION}")
+        raise ValueError(f"several {task} models are registered ({', '.join(names)}): pick one "
+                         f"with {option} models:/NAME@{CHAMPION}")
     return f"models:/{names[0]}@{CHAMPION}"
 

@@ -6,7 +6,9 @@ Chosen without looking at any test data:
   folds, then its fold with the best validation UA;
 - translate: the WORLD converter `emoforge translate` prefers (world_mlp, else the prosody
   baseline), whatever its test numbers;
-- faces: the generator whose faces the judge (trained on training faces) recognises best.
+- faces: the generator with the best conditional accuracy (the face-emotion classifier,
+  trained on training faces, reading its generated faces);
+- face_emotion: the corpus's face-emotion classifier (one per corpus).
 """
 from __future__ import annotations
 
@@ -80,11 +82,19 @@ def translate_champions(metrics_files) -> dict[str, dict]:
 
 
 def faces_champions(metrics_files) -> dict[str, dict]:
-    return _per_corpus(metrics_files, lambda _, result: result["gen/wa"])
+    return _per_corpus(metrics_files, lambda _, result: result["gen/conditional_acc"])
+
+
+def face_emotion_champions(metrics_files) -> dict[str, dict]:
+    """data/models/face_classifier/<corpus>/metrics.json: the one classifier per corpus."""
+    return {path.parts[-2]: {"corpus": path.parts[-2], "variant": "classifier",
+                             "model_uri": result["mlflow_model_uri"], "score": result["val/wa"]}
+            for path, result in _logged(metrics_files)}
 
 
 CHOOSERS = {"ser": lambda files: champions(fold_rows(files)),
-            "translate": translate_champions, "faces": faces_champions}
+            "translate": translate_champions, "faces": faces_champions,
+            "face_emotion": face_emotion_champions}
 
 
 def register_champions(metrics: dict[str, list[Path]], out: Path) -> dict[str, dict[str, dict]]:

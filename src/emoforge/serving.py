@@ -8,7 +8,8 @@ What predict() takes and returns follows the model file's task:
 - ser: a `path` column -> path, emotion, p_<label> for every label;
 - translate: `path`, `to`, `output` (and optionally `from`, default neutral) -> the same
   rows, with each converted WAV written to its `output`;
-- faces: an `emotion` column (and optionally `seed`) -> emotion, image (48 x 48 uint8 rows).
+- faces: an `emotion` column (and optionally `seed`) -> emotion, image (48 x 48 uint8 rows);
+- face_emotion: a `path` column (face images) -> path, emotion, p_<label> for every label.
 """
 from __future__ import annotations
 
@@ -42,7 +43,13 @@ def _faces(model_file: Path, table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"emotion": table["emotion"], "image": [image.tolist() for image in images]})
 
 
-TASKS = {"ser": _ser, "translate": _translate, "faces": _faces}
+def _face_emotion(model_file: Path, table: pd.DataFrame) -> pd.DataFrame:
+    from emoforge.facial import classify_images
+
+    return pd.DataFrame(classify_images(model_file, [Path(p) for p in table["path"]]))
+
+
+TASKS = {"ser": _ser, "translate": _translate, "faces": _faces, "face_emotion": _face_emotion}
 
 
 class EmoforgeModel(PythonModel):

@@ -11,6 +11,7 @@ rule train:
     input:
         ser_metrics,
         TRANSLATE_METRICS,
+        FACE_CLASSIFIER_METRICS,
         FACES_METRICS,
 
 
@@ -31,7 +32,8 @@ rule report:
     # reports/curves/ (the CSVs `dvc plots show` draws) is written too, and left undeclared: a
     # directory() output gets a .snakemake_timestamp file, which DVC's plots refuse to read
     params:
-        cfg=json.dumps({k: config[k] for k in ("ser", "translate", "faces")}, sort_keys=True),
+        cfg=json.dumps({k: config[k] for k in ("ser", "translate", "faces")} | {
+            "roots": {c: CORPORA[c].get("path") or f"data/raw/{c}" for c in CORPORA}}, sort_keys=True),
     log:
         "logs/report.log",
     shell:
@@ -46,13 +48,14 @@ rule register:
         ser=ser_metrics,
         translate=TRANSLATE_METRICS,
         faces=FACES_METRICS,
+        face_emotion=FACE_CLASSIFIER_METRICS,
     output:
         "reports/registry.json",
     log:
         "logs/register.log",
     shell:
         "{EMOFORGE} register --out {output} --ser {input.ser} --translate {input.translate} "
-        "--faces {input.faces} 2>&1 | tee {log}"
+        "--faces {input.faces} --face-emotion {input.face_emotion} 2>&1 | tee {log}"
 
 
 rule benchmark_ser:
@@ -78,3 +81,18 @@ rule benchmark_translate:
         "logs/benchmark_translate_{corpus}.log",
     shell:
         "{EMOFORGE} benchmark-translate --out {output} --translate {input} 2>&1 | tee {log}"
+
+
+rule benchmark_faces:
+    """reports/benchmarks/faces_<corpus>.json: the classifier's and every generator's metrics."""
+    input:
+        classifier="data/models/face_classifier/{corpus}/metrics.json",
+        faces=lambda w: expand("data/models/faces/{corpus}/{variant}/metrics.json", corpus=w.corpus,
+                               variant=config["faces"]["variants"]),
+    output:
+        "reports/benchmarks/faces_{corpus}.json",
+    log:
+        "logs/benchmark_faces_{corpus}.log",
+    shell:
+        "{EMOFORGE} benchmark-faces --out {output} --classifier {input.classifier} "
+        "--faces {input.faces} 2>&1 | tee {log}"

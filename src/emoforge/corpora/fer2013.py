@@ -71,7 +71,7 @@ def index_csv(csv_path: Path, root: Path, corpus: str) -> list[Item]:
                     raise ValueError(f"unknown Usage {usage!r}")
                 parse_pixels(row["pixels"] or "")
             except (TypeError, ValueError) as e:
-                items.append(item.quarantine(f"bad row: {e}"))
+                items.append(item.quarantine(f"bad row {row_no} ({csv_path.name} line {row_no + 2}): {e}"))
                 continue
             item.emotion = FER_TO_CANONICAL[FER_CLASSES[code]]
             item.channels = 1

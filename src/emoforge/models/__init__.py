@@ -74,9 +74,24 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("unet_gan", "translate", "logmel",
             "translate_unet:generator_and_discriminator",
             "R1: conditional UNet generator + PatchGAN, BCE + L1"),
-    Variant("cgan", "faces", "images",
-            "face_cgan:generator_and_discriminator",
-            "R3: conditional DCGAN, 4-conv discriminator"),
+    Variant("r3_cgan", "faces", "images", "face_cgan:r3_generator_and_discriminator",
+            "R3 as its notebook trains it: label map as a second channel of a 4-conv "
+            "discriminator, z (100) -> 12x12x128 generator, BCE, Adam 2e-4 / 0.5, batch 512 "
+            "(256 real, then 256 fake)",
+            options={"loss": "bce", "lr": 0.0002, "betas": [0.5, 0.999], "batch_size": 256,
+                     "label_smoothing": 0.0, "separate_d_steps": True, "z_dim": 100}),
+    Variant("cgan", "faces", "images", "face_cgan:generator_and_discriminator",
+            "ours: DCGAN generator, projection discriminator with BatchNorm, BCE with label "
+            "smoothing",
+            options={"loss": "bce", "lr": 0.0002, "betas": [0.5, 0.999], "batch_size": 32,
+                     "label_smoothing": 0.1, "separate_d_steps": False, "z_dim": 64, "width": 32}),
+    Variant("sngan_proj", "faces", "images", "face_cgan:generator_and_discriminator",
+            "ours: the cgan generator, a spectrally normalised projection discriminator, hinge "
+            "loss, Adam 2e-4 / (0, 0.9), EMA of the generator's weights",
+            options={"loss": "hinge", "lr": 0.0002, "betas": [0.0, 0.9], "batch_size": 64,
+                     "label_smoothing": 0.0, "separate_d_steps": False, "ema": 0.999,
+                     "z_dim": 64, "width": 32},
+            factory_args={"spectral": True}),
 )}
 
 

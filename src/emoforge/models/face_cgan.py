@@ -1,5 +1,9 @@
-"""Conditional DCGAN for 48x48 faces (R3): label-conditioned generator and a
-4-convolution discriminator, plus the small CNN that scores generated faces."""
+"""Conditional GANs for 48x48 faces.
+
+- `R3Generator` / `R3Discriminator`: R3's Keras cGAN as its notebook builds it.
+- `FaceGenerator` / `FaceDiscriminator`: ours (`cgan`), a DCGAN generator and a projection
+  discriminator; `spectral=True` (variant `sngan_proj`) spectrally normalises the
+  discriminator for the hinge loss."""
 from __future__ import annotations
 
 import torch
@@ -26,34 +30,68 @@ class FaceDiscriminator(nn.Module):
     """Four convolutions, then a projection head (Miyato & Koyama 2018): the label's
     embedding is dotted with the image features, which makes the label hard to ignore."""
 
-    def __init__(self, n_classes: int, width: int = 64):
+    def __init__(self, n_classes: int, width: int = 64, spectral: bool = False):
         super().__init__()
+        # spectral normalisation bounds the Lipschitz constant itself, so it replaces BatchNorm
+        norm = nn.utils.parametrizations.spectral_norm if spectral else (lambda m: m)
+        bn = (lambda c: nn.Identity()) if spectral else nn.BatchNorm2d
         self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(width * 2, width * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 4), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(width * 4, width * 4, 6, 1, 0), nn.LeakyReLU(0.2, True), nn.Flatten())
-        self.fc = nn.Linear(width * 4, 1)
-        self.embed = nn.Embedding(n_classes, width * 4)
+            norm(nn.Conv2d(1, width, 4, 2, 1)), nn.LeakyReLU(0.2, True),
+            norm(nn.Conv2d(width, width * 2, 4, 2, 1, bias=spectral)), bn(width * 2), nn.LeakyReLU(0.2, True),
+            norm(nn.Conv2d(width * 2, width * 4, 4, 2, 1, bias=spectral)), bn(width * 4),
+            nn.LeakyReLU(0.2, True),
+            norm(nn.Conv2d(width * 4, width * 4, 6, 1, 0)), nn.LeakyReLU(0.2, True), nn.Flatten())
+        self.fc = norm(nn.Linear(width * 4, 1))
+        self.embed = norm(nn.Embedding(n_classes, width * 4))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = self.net(x)
         return self.fc(h).view(-1) + (self.embed(y) * h).sum(1)
 
 
-def generator_and_discriminator(n_classes: int, **options) -> tuple[FaceGenerator, FaceDiscriminator]:
-    return FaceGenerator(n_classes, **options), FaceDiscriminator(n_classes)
+def generator_and_discriminator(n_classes: int, spectral: bool = False,
+                                **options) -> tuple[FaceGenerator, FaceDiscriminator]:
+    return FaceGenerator(n_classes, **options), FaceDiscriminator(n_classes, spectral=spectral)
 
 
-class FaceClassifier(nn.Module):
-    """Judge for generated faces: trained on the real training faces only."""
+class R3Generator(nn.Module):
+    """z (100) -> dense 12x12x128 (LeakyReLU) beside a 12x12 map of the label's 50-d embedding;
+    two 4x4 stride-2 transposed convolutions of 128 (LeakyReLU); a 12x12 convolution, tanh."""
 
-    def __init__(self, n_classes: int, width: int = 32):
+    def __init__(self, n_classes: int, z_dim: int = 100):
         super().__init__()
-        block = lambda a, b: [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True), nn.MaxPool2d(2)]  # noqa: E731
-        self.net = nn.Sequential(*block(1, width), *block(width, width * 2), *block(width * 2, width * 4),
-                                 # flatten, not global pooling: an expression is where the brows and mouth are
-                                 nn.Flatten(), nn.Dropout(0.3), nn.Linear(width * 4 * 6 * 6, n_classes))
+        self.z_dim = z_dim
+        self.label_map = nn.Sequential(nn.Embedding(n_classes, 50), nn.Linear(50, 12 * 12))
+        self.project = nn.Sequential(nn.Linear(z_dim, 128 * 12 * 12), nn.LeakyReLU(0.2))
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(129, 128, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(128, 128, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.ZeroPad2d((5, 6, 5, 6)),  # Keras' padding="same" for an even 12x12 kernel
+            nn.Conv2d(128, 1, 12), nn.Tanh())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.project(z).view(-1, 128, 12, 12)
+        return self.net(torch.cat([h, self.label_map(y).view(-1, 1, 12, 12)], 1))
+
+
+class R3Discriminator(nn.Module):
+    """The label's 50-d embedding, densely mapped to a 48x48 second image channel; 3x3
+    convolutions 32 (stride 2), 64 (stride 2), 128, 128 with LeakyReLU 0.2; dropout 0.2; one
+    logit (R3's sigmoid lives in the BCE loss)."""
+
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.label_map = nn.Sequential(nn.Embedding(n_classes, 50), nn.Linear(50, 48 * 48))
+        self.net = nn.Sequential(
+            nn.Conv2d(2, 32, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(32, 64, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(64, 128, 3, 1, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(128, 128, 3, 1, 1), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Dropout(0.2), nn.Linear(128 * 12 * 12, 1))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, self.label_map(y).view(-1, 1, 48, 48)], 1)).view(-1)
+
+
+def r3_generator_and_discriminator(n_classes: int, z_dim: int = 100) -> tuple[R3Generator, R3Discriminator]:
+    return R3Generator(n_classes, z_dim), R3Discriminator(n_classes)

@@ -11,6 +11,7 @@ import yaml
 
 from ..evaluate.metrics import mean_std
 from ..train.common import PROTOCOL_NAMES
+from . import faces as faces_report
 
 SER_METRICS = ("ua", "wa", "f1", "top3")
 SYNTHETIC = {"demo_speech", "demo_faces"}
@@ -288,8 +289,8 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
         "mcd_db": "test/mcd_db", "mcd_db_no_conversion": "test/mcd_db_no_conversion",
         "l1": "test/l1", "l1_no_conversion": "test/l1_no_conversion"}, "held-out speakers")
     t_rows = w_rows + t_rows
-    f_rows, f_raw = single_rows("faces", faces, {
-        "judge_acc_generated": "gen/wa", "judge_acc_real_test": "judge_real_test/wa"}, "official test split")
+    f_raw = {tuple(_parts(p, 2)): (Path(p).parent, json.loads(Path(p).read_text())) for p in faces}
+    f_rows = faces_report.rows({key: r for key, (_, r) in f_raw.items()})
     rows += t_rows + f_rows
     (out_dir / "metrics.json").write_text(json.dumps(rows, indent=2))
     (out_dir / "summary.json").write_text(json.dumps(summary(rows), indent=2))
@@ -372,28 +373,34 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
             md += ["", f"![spectrogram pair {corpus}](figures/{png.name})", ""]
 
     if f_raw:
-        md += ["## Faces", "", "A classifier trained on the real training faces judges the generated ones: "
-               "its accuracy on faces generated for each emotion, beside its accuracy on the real test faces.", "",
-               "| corpus | variant | judge acc. on generated | judge acc. on real test | epochs |", "|---|---|---|---|---|"]
+        md += ["## Faces", "", faces_report.EXPLAINED, ""]
+        md += faces_report.table({key: r for key, (_, r) in f_raw.items()}, name)
         for (corpus, variant), (folder, r) in f_raw.items():
-            md.append(f"| {name(corpus)} | {variant} | {r['gen/wa']:.3f} | {r['judge_real_test/wa']:.3f} | {r['epochs_run']} |")
             png = fig_dir / f"faces_{corpus}_{variant}.png"
             faces_png(folder / "samples.npy", r["labels"], png)
-            md += ["", f"![generated faces {corpus}](figures/{png.name})", ""]
+            md += ["", f"![generated faces {corpus} {variant}](figures/{png.name})", ""]
     chain_src = [p for p in ser if "/speaker/fold0/" in p]
+    chained = []
     if chain_src and f_raw:
-        from .chain import chain_png
-        face_dir = next(iter(f_raw.values()))[0]
+        from .chain import chain_png, chain_rows
+        best_face = max(f_raw, key=lambda key: f_raw[key][1]["gen/conditional_acc"])
+        chained = chain_rows(Path(chain_src[0]).parent, f_raw[best_face][0] / "generator.pt")
         png = fig_dir / "speech_to_face.png"
-        chain_png(Path(chain_src[0]).parent, face_dir / "generator.pt", png)
+        chain_png(chained, png)
         md += ["## Speech → emotion → face", "", f"Test clips of {name(_parts(chain_src[0], 4)[0])} "
-               "(fold 0, unseen speakers): the emotion SER heard picks the class of the generated face "
-               "(calm has no face class).", "", f"![speech to face](figures/{png.name})", ""]
+               f"(fold 0, unseen speakers): the emotion SER heard picks the face {best_face[1]} "
+               "draws (calm and boredom are drawn neutral, frustration angry, excited happy: FER-2013 "
+               "has none of them).", "", f"![speech to face](figures/{png.name})", ""]
     md += job_costs(Path("logs/benchmarks"))
     md += ["", "Every training run is in MLflow: `mlflow ui --backend-store-uri sqlite:///mlflow.db`.", ""]
     (out_dir / "report.md").write_text("\n".join(md))
-    from .html import listening_section, write_page
+    from .html import listening_section, seeing_section, write_page
     world_dirs = {tuple(_parts(p, 2)): Path(p).parent for p in world}
     listen = listening_section(world_dirs, out_dir, int(cfg.get("translate", {}).get("listen_pairs", 4)))
+    if chained:
+        corpus = _parts(chain_src[0], 4)[0]
+        index = next((Path(p) for p in indexes if Path(p).stem == corpus), None)
+        root = cfg.get("roots", {}).get(corpus)
+        listen += seeing_section(chained, index, Path(root) if root else None, out_dir)
     write_page("\n".join(md), listen, out_dir / "report.html")
     return rows

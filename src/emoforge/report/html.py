@@ -106,6 +106,32 @@ def listening_section(world_dirs: dict[tuple[str, str], Path], reports: Path, co
     return "\n".join(parts)
 
 
+def seeing_section(rows: list[dict], index: Path | None, root: Path | None, reports: Path) -> str:
+    """Held-out clips with a player, the emotion SER heard and the face drawn for it."""
+    if index is None or root is None:
+        return ""
+    from PIL import Image
+
+    paths = pd.read_parquet(index, columns=["item_id", "path"]).set_index("item_id")["path"]
+    folder = reports / "listen" / "faces"
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = []
+    for k, row in enumerate(rows):
+        wav = folder / f"{k}_{row['true']}.wav"
+        shutil.copyfile(root / paths[row["item"]], wav)
+        png = wav.with_suffix(".png")
+        Image.fromarray(row["image"]).resize((144, 144), Image.Resampling.NEAREST).save(png)
+        mark = "" if row["true"] == row["predicted"] else ' style="color: firebrick"'
+        cells.append(f'<td><audio controls preload="none" src="{html.escape(wav.relative_to(reports).as_posix())}">'
+                     f'</audio><br>said <b>{html.escape(row["true"])}</b>, '
+                     f'<span{mark}>heard <b>{html.escape(row["predicted"])}</b></span><br>'
+                     f'<img src="{html.escape(png.relative_to(reports).as_posix())}" '
+                     f'alt="{html.escape(row["face"])} face" style="width: 144px"></td>')
+    return ("<h2>Hear and see: speech → emotion → face</h2><p>Held-out speakers' clips (SER fold 0): "
+            "play one, read what SER heard, see the face drawn for it.</p>"
+            f'<table class="listen"><tr>{"".join(cells)}</tr></table>')
+
+
 def write_page(report_md: str, listen: str, out: Path) -> None:
     from markdown_it import MarkdownIt
     body = MarkdownIt("commonmark").enable("table").render(report_md)

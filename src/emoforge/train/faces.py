@@ -1,7 +1,10 @@
-"""Conditional face GAN (R3) and its judge: a classifier trained on real training faces
-scores how recognisable each generated emotion is (the real test faces give its ceiling)."""
+"""Conditional face GANs, scored by the face-emotion classifier stage (never trained against).
+
+Each variant's recipe (loss, optimiser, batch, EMA) is its registry row's options, overridable
+under faces.model.<variant>; the rest of those options build the networks."""
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
@@ -12,150 +15,179 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import models, tracking
-from ..models.face_cgan import FaceClassifier
-from ..evaluate.metrics import classification
+from ..evaluate.faces import class_scores, load_classifier, score_generated
 from ..labels import FACE_EMOTIONS
-from .common import Checkpoint, begin, write_json
+from .common import Checkpoint, begin, load_state, save_atomic, write_json
+from .face_classifier import face_splits, load_faces
+
+RECIPE_KEYS = {"loss", "lr", "betas", "batch_size", "label_smoothing", "separate_d_steps", "ema"}
+PROBE_PER_CLASS = 50
 
 
-def load_faces(feature_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    manifest = pd.read_parquet(feature_dir / "images.parquet")
-    images = np.load(feature_dir / "images.npy")
-    return manifest, images.astype(np.float32) / 127.5 - 1.0
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-def _splits(manifest: pd.DataFrame) -> dict[str, np.ndarray]:
-    split = manifest["split"].to_numpy()
-    train = np.flatnonzero(split == "train")
-    test = np.flatnonzero(split == "test")
-    if len(test) == 0:  # the CSV's PrivateTest is the test; PublicTest validates
-        test = np.flatnonzero(split == "val")
-    return {"train": train, "test": test}
+# name -> (D's loss on real logits given label smoothing, D's loss on fake logits, G's loss)
+LOSSES = {
+    "bce": (lambda real, smooth: _bce(real, 1.0 - smooth), lambda fake: _bce(fake, 0.0),
+            lambda fake: _bce(fake, 1.0)),
+    "hinge": (lambda real, smooth: F.relu(1.0 - real).mean(), lambda fake: F.relu(1.0 + fake).mean(),
+              lambda fake: -fake.mean()),
+}
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Shift, contrast, blur and noise, so the judge reads expressions, not clean pixels:
-    without it, generator artefacts alone flip its answer."""
-    n = len(x)
-    shift = torch.randint(-3, 4, (2,), generator=gen).tolist()
-    x = torch.roll(x, shifts=shift, dims=(2, 3))
-    x = x * (0.7 + 0.6 * torch.rand(n, 1, 1, 1, generator=gen)) + 0.3 * (torch.rand(n, 1, 1, 1, generator=gen) - 0.5)
-    blur = torch.rand(n, 1, 1, 1, generator=gen) < 0.5
-    x = torch.where(blur, F.avg_pool2d(x, 3, 1, 1), x)
-    x = x + torch.randn(x.shape, generator=gen) * 0.3 * torch.rand(n, 1, 1, 1, generator=gen)
-    return x.clamp(-1.5, 1.5)
+def _update(opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
 
 
-def train_judge(x, y, idx, device, epochs: int, gen: torch.Generator) -> tuple[torch.nn.Module, dict]:
-    judge = FaceClassifier(len(FACE_EMOTIONS)).to(device)
-    opt = torch.optim.AdamW(judge.parameters(), lr=3e-3, weight_decay=1e-3)
-    xt, yt = torch.from_numpy(x[idx["train"]])[:, None], torch.from_numpy(y[idx["train"]])
-    steps = -(-len(xt) // 64)  # batches per epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * steps)
-    for _ in tqdm(range(epochs), desc="faces judge", unit="epoch"):
-        judge.train()
-        for b in torch.randperm(len(xt), generator=gen).split(64):
-            loss = F.cross_entropy(judge(augment(xt[b], gen).to(device)), yt[b].to(device))
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-    scores = predict(judge, x[idx["test"]], device)
-    return judge, classification(y[idx["test"]], scores, FACE_EMOTIONS, "judge_real_test")
+def d_step(D, opt_d, real, real_lbl, fake, fake_lbl, recipe) -> float:
+    d_real, d_fake, _ = LOSSES[recipe["loss"]]
+    smooth = float(recipe["label_smoothing"])
+    if recipe["separate_d_steps"]:  # R3: one update on the real half, then one on the fake half
+        return _update(opt_d, d_real(D(real, real_lbl), smooth)) + _update(opt_d, d_fake(D(fake, fake_lbl)))
+    return _update(opt_d, d_real(D(real, real_lbl), smooth) + d_fake(D(fake, fake_lbl)))
 
 
-def predict(model, images: np.ndarray, device) -> np.ndarray:
-    model.eval()
-    with torch.no_grad():
-        return torch.cat([model(torch.from_numpy(images[i:i + 256])[:, None].to(device)).float().cpu()
-                          for i in range(0, len(images), 256)]).numpy()
+def g_step(G, D, opt_g, z, lbl, recipe) -> float:
+    return _update(opt_g, LOSSES[recipe["loss"]][2](D(G(z, lbl), lbl)))
 
 
-def sample(G, labels: np.ndarray, z_dim: int, device, seed: int) -> np.ndarray:
+def sample(G, labels: np.ndarray, device, seed: int) -> np.ndarray:
+    """(n, 48, 48) faces in [-1, 1] for class indices `labels`, from a seeded noise stream."""
     G.eval()
     g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        z = torch.randn(len(labels), z_dim, generator=g).to(device)
-        return G(z, torch.from_numpy(labels).to(device)).float().cpu().numpy()[:, 0]
+    z = torch.randn(len(labels), G.z_dim, generator=g)
+    y = torch.from_numpy(labels)
+    with torch.no_grad():  # in chunks: R3's 128-channel 48x48 maps take 1.2 MB per face
+        return torch.cat([G(z[i:i + 256].to(device), y[i:i + 256].to(device)).float().cpu()
+                          for i in range(0, len(labels), 256)]).numpy()[:, 0]
+
+
+def split_options(variant: str, cfg: dict) -> tuple[dict, dict]:
+    """(training recipe, network build options) of a variant under this config."""
+    settings = models.get(variant, "faces").settings(cfg)
+    recipe = {k: v for k, v in settings.items() if k in RECIPE_KEYS}
+    return recipe, {k: v for k, v in settings.items() if k not in RECIPE_KEYS}
+
+
+def load_generator(generator_file: Path) -> tuple[torch.nn.Module, dict]:
+    state = load_state(generator_file)
+    if not isinstance(state, dict) or state.get("task") != "faces":
+        raise ValueError(f"{generator_file} is not an emoforge face generator")
+    G, _ = models.get(state["variant"], "faces").build(n_classes=len(state["labels"]), **state["build"])
+    G.load_state_dict(state["G"])
+    return G.eval(), state
 
 
 def generate(generator_file: Path, emotions: list[str], seed: int = 0) -> np.ndarray:
     """(n, 48, 48) uint8 faces, one per emotion asked for, from a generator.pt fit() wrote."""
-    from .common import load_state
-
-    state = load_state(generator_file)
-    if not isinstance(state, dict) or state.get("task") != "faces":
-        raise ValueError(f"{generator_file} is not an emoforge face generator")
+    G, state = load_generator(generator_file)
     unknown = sorted(set(emotions) - set(state["labels"]))
     if unknown:
         raise ValueError(f"this generator knows {state['labels']}, not {unknown}")
-    variant = state["variant"]
-    G, _ = models.get(variant, "faces").build(n_classes=len(state["labels"]),
-                                               **state["config"].get("model", {}).get(variant, {}))
-    G.load_state_dict(state["G"])
     labels = np.array([state["labels"].index(e) for e in emotions])
-    faces = sample(G, labels, state["z_dim"], torch.device("cpu"), seed)
+    return to_uint8(sample(G, labels, torch.device("cpu"), seed))
+
+
+def to_uint8(faces: np.ndarray) -> np.ndarray:
     return ((faces + 1) * 127.5).clip(0, 255).astype(np.uint8)
 
 
-def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str, variant: str) -> dict:
+def fit(cfg: dict, feature_dir: Path, classifier_file: Path, out: Path, corpus: str, variant: str) -> dict:
     t0 = time.time()
     seed, gen, device = begin(cfg)
-    manifest, x = load_faces(feature_dir)
-    y = manifest["emotion"].map({e: i for i, e in enumerate(FACE_EMOTIONS)}).to_numpy(np.int64)
-    idx = _splits(manifest)
-    judge, judge_metrics = train_judge(x, y, idx, device, int(cfg["judge_epochs"]), gen)
-
-    mcfg = cfg.get("model", {}).get(variant, {})
-    G, D = models.get(variant, "faces").build(n_classes=len(FACE_EMOTIONS), **mcfg)
+    manifest, images, labels = load_faces(feature_dir)
+    idx = face_splits(manifest, labels, float(cfg.get("val_fraction", 0.1)), seed)
+    train = np.concatenate([idx["train"], idx["val"]])  # validation only matters to the classifier
+    classifier, _ = load_classifier(classifier_file, device)
+    recipe, build = split_options(variant, cfg)
+    G, D = models.get(variant, "faces").build(n_classes=len(FACE_EMOTIONS), **build)
     G, D = G.to(device), D.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=float(cfg["lr"]), betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=float(cfg["lr"]), betas=(0.5, 0.999))
-    bce, smooth = torch.nn.BCEWithLogitsLoss(), float(cfg["label_smoothing"])
-    run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {"corpus": corpus, "variant": variant}
-    ckpt = Checkpoint(out / "checkpoint.pt", run_cfg, G=G, D=D, opt_g=opt_g, opt_d=opt_d)
+    betas = tuple(recipe["betas"])
+    opt_g = torch.optim.Adam(G.parameters(), lr=float(recipe["lr"]), betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=float(recipe["lr"]), betas=betas)
+    ema = float(recipe.get("ema", 0.0))
+    G_avg = torch.optim.swa_utils.AveragedModel(
+        G, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema), use_buffers=True) if ema else None
+    run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {
+        "corpus": corpus, "variant": variant, "recipe": recipe, "build": build}
+    parts = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d} | ({"G_avg": G_avg} if ema else {})
+    ckpt = Checkpoint(out / "checkpoint.pt", run_cfg, **parts)
     progress = ckpt.resume(device, gen) or {"epoch": -1, "history": [], "run_id": None}
-    start, history = progress["epoch"] + 1, progress["history"]
-    xt, yt = torch.from_numpy(x[idx["train"]])[:, None], torch.from_numpy(y[idx["train"]])
-    probe = np.repeat(np.arange(len(FACE_EMOTIONS)), 50)
+    history = progress["history"]
+    real_x, real_y = torch.from_numpy(images[train])[:, None], torch.from_numpy(labels[train])
+    n_classes, batch_size = len(FACE_EMOTIONS), int(recipe["batch_size"])
+    probe = np.repeat(np.arange(n_classes), PROBE_PER_CLASS)
+
+    def generator() -> torch.nn.Module:  # the weights that get scored and saved
+        return G_avg.module if ema else G
 
     with tracking.run("faces", f"{corpus}/{variant}", run_cfg,
                       tags={"task": "faces", "corpus": corpus, "variant": variant, "device": device.type},
                       resume_id=progress["run_id"]) as mlrun:
-        if start == 0:
-            mlrun.metrics({k: v for k, v in judge_metrics.items() if not k.endswith("confusion")})
-        for epoch in tqdm(range(start, int(cfg["epochs"])), desc=f"faces {corpus}/{variant}", unit="epoch"):
-            G.train(); D.train()
-            sums, steps = np.zeros(2), 0
-            for b in torch.randperm(len(xt), generator=gen).split(int(cfg["batch_size"])):
-                if len(b) < 2:
-                    continue
-                real, lbl = xt[b].to(device), yt[b].to(device)
-                z = torch.randn(len(b), G.z_dim, generator=gen).to(device)
-                fake = G(z, lbl)
-                loss_d = bce(D(real, lbl), torch.full((len(b),), 1.0 - smooth, device=device)) + \
-                    bce(D(fake.detach(), lbl), torch.zeros(len(b), device=device))
-                opt_d.zero_grad(set_to_none=True); loss_d.backward(); opt_d.step()
-                loss_g = bce(D(fake, lbl), torch.ones(len(b), device=device))
-                opt_g.zero_grad(set_to_none=True); loss_g.backward(); opt_g.step()
-                sums += [loss_d.item(), loss_g.item()]; steps += 1
-            acc = float((predict(judge, sample(G, probe, G.z_dim, device, seed), device).argmax(1) == probe).mean())
-            row = {"epoch": epoch, "train/d_loss": float(sums[0] / steps), "train/g_loss": float(sums[1] / steps),
-                   "gen/judge_acc": acc}
+        for epoch in tqdm(range(progress["epoch"] + 1, int(cfg["epochs"])),
+                          desc=f"faces {corpus}/{variant}", unit="epoch"):
+            G.train()
+            D.train()
+            d_losses, g_losses = [], []
+            for batch in torch.randperm(len(real_x), generator=gen).split(batch_size):
+                real, real_lbl = real_x[batch].to(device), real_y[batch].to(device)
+                fake_lbl = torch.randint(0, n_classes, (len(batch),), generator=gen).to(device)
+                z = torch.randn(len(batch), G.z_dim, generator=gen).to(device)
+                with torch.no_grad():
+                    fake = G(z, fake_lbl)
+                d_losses.append(d_step(D, opt_d, real, real_lbl, fake, fake_lbl, recipe))
+                # R3 trains G on a full batch: its real and fake halves' worth of noise
+                g_size = 2 * len(batch) if recipe["separate_d_steps"] else len(batch)
+                z = torch.randn(g_size, G.z_dim, generator=gen).to(device)
+                g_lbl = torch.randint(0, n_classes, (g_size,), generator=gen).to(device)
+                g_losses.append(g_step(G, D, opt_g, z, g_lbl, recipe))
+                if ema:
+                    G_avg.update_parameters(G)
+            probe_faces = sample(generator(), probe, device, seed)
+            acc = float((class_scores(classifier, probe_faces, device).argmax(1) == probe).mean())
+            row = {"epoch": epoch, "train/d_loss": float(np.mean(d_losses)),
+                   "train/g_loss": float(np.mean(g_losses)), "gen/probe_acc": acc}
             history.append(row)
             mlrun.metrics(row, step=epoch)
             ckpt.save({"epoch": epoch, "history": history, "run_id": mlrun.run_id}, gen)
-        labels = np.repeat(np.arange(len(FACE_EMOTIONS)), 200)
-        gen_scores = predict(judge, sample(G, labels, G.z_dim, device, seed + 1), device)
-        gen_metrics = classification(labels, gen_scores, FACE_EMOTIONS, "gen")
-        result = {**judge_metrics, **gen_metrics, "labels": FACE_EMOTIONS, "epochs_run": len(history),
-                  "train/images": int(len(idx["train"])), "wall_s": round(time.time() - t0, 2),
-                  "device": device.type, "mlflow_run_id": mlrun.run_id}
-        mlrun.metrics({k: v for k, v in result.items() if k.startswith(("gen/", "judge_real_test/"))})
-        out.mkdir(parents=True, exist_ok=True)
-        torch.save({"task": "faces", "variant": variant, "G": G.state_dict(), "labels": FACE_EMOTIONS,
-                    "z_dim": G.z_dim, "config": run_cfg}, out / "generator.pt")
+        result = evaluate(generator(), classifier, images, labels, idx["test"], device, seed,
+                          int(cfg["scored_per_class"]))
+        result |= {"labels": FACE_EMOTIONS, "epochs_run": len(history),
+                   "train/images": int(len(train)), "wall_s": round(time.time() - t0, 2),
+                   "device": device.type, "mlflow_run_id": mlrun.run_id}
+        result |= reference_rows(classifier_file)
+        mlrun.metrics({k: v for k, v in result.items()
+                       if k.startswith(("gen/", "judge_real_test/")) and not k.endswith("confusion")})
+        save_atomic({"task": "faces", "variant": variant, "G": generator().state_dict(),
+                     "labels": FACE_EMOTIONS, "z_dim": G.z_dim, "build": build, "config": run_cfg},
+                    out / "generator.pt")
         result["mlflow_model_uri"] = mlrun.model(out / "generator.pt")
-        grid = sample(G, np.repeat(np.arange(len(FACE_EMOTIONS)), 8), G.z_dim, device, seed + 2)
-        np.save(out / "samples.npy", ((grid + 1) * 127.5).clip(0, 255).astype(np.uint8))
+        grid = sample(generator(), np.repeat(np.arange(n_classes), 8), device, seed + 2)
+        np.save(out / "samples.npy", to_uint8(grid))
+        pd.DataFrame(history).to_csv(out / "history.csv", index=False)
         write_json(out / "metrics.json", result)
         mlrun.artifact(out / "metrics.json")
         mlrun.artifact(out / "samples.npy")
     return result
+
+
+def evaluate(G, classifier, images, labels, test, device, seed: int, per_class: int) -> dict:
+    wanted = np.repeat(np.arange(len(FACE_EMOTIONS)), per_class)
+    fake = sample(G, wanted, device, seed + 1)
+    return score_generated(classifier, fake, wanted, images[test], labels[test], device)
+
+
+def reference_rows(classifier_file: Path) -> dict:
+    """The classifier's own figures beside each generator's: its accuracy on real test faces
+    (the ceiling of conditional accuracy) and real-train vs real-test FID/KID (the floor)."""
+    import json
+
+    scored = json.loads((classifier_file.parent / "metrics.json").read_text())
+    keep = {"test/wa": "judge_real_test/wa", "test/ua": "judge_real_test/ua"}
+    rows = {new: scored[old] for old, new in keep.items()}
+    return rows | {k: v for k, v in scored.items() if k.startswith("reference/")}
