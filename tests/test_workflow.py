@@ -16,6 +16,7 @@ import yaml
 
 from conftest import REPO, shared, write_wav
 from emoforge import models
+from emoforge.labels import FACE_EMOTIONS
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -210,6 +211,7 @@ def test_demo_end_to_end(e2e):
     assert "## Time and memory per job" in report and "| features_demo_speech_audio |" in report
     page = (wd / "reports" / "report.html").read_text()
     assert page.count("<audio controls") >= 5 and "<table" in page and "Speech emotion recognition" in page
+    assert "Hear and see" in page and page.count('listen/faces/') >= 2 * 4  # a player and a face per clip
     for src in (part.split('"')[0] for part in page.split('src="')[1:]):  # every clip and image is there
         assert (wd / "reports" / src).stat().st_size > 1000, src
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -217,7 +219,7 @@ def test_demo_end_to_end(e2e):
     champions = json.loads((wd / "reports" / "registry.json").read_text())
     assert {task: {c: row["variant"] for c, row in by_corpus.items()} for task, by_corpus in champions.items()} == \
         {"ser": {"demo_speech": "cnn_logmel"}, "translate": {"demo_speech": "world_mlp"},
-         "faces": {"demo_faces": "cgan"}}
+         "faces": {"demo_faces": "cgan"}, "face_emotion": {"demo_faces": "classifier"}}
     assert len(list((wd / "reports" / "curves").glob("ser_demo_speech_cnn_logmel_speaker_fold*.csv"))) == 4
     summary = json.loads((wd / "reports" / "summary.json").read_text())
     assert summary["ser"]["demo_speech"]["cnn_logmel"]["ua"] == ua["mean"]
@@ -317,6 +319,10 @@ def test_each_tasks_champion_runs_through_mlflows_own_loader(e2e, tmp_path, monk
     faces = mlflow.pyfunc.load_model("models:/emoforge-faces-demo_faces@champion").predict(
         pd.DataFrame({"emotion": ["happy", "sad"]}))
     assert [len(image) for image in faces["image"]] == [48, 48]
+    face = next((wd / "data/raw/demo_faces/test").rglob("*.png"))
+    seen = mlflow.pyfunc.load_model("models:/emoforge-face_emotion-demo_faces@champion").predict(
+        pd.DataFrame({"path": [str(face)]}))
+    assert seen["emotion"][0] in FACE_EMOTIONS and abs(seen[[f"p_{e}" for e in FACE_EMOTIONS]].sum(axis=1)[0] - 1) < 1e-3
 
 
 def _free_port() -> int:

@@ -185,7 +185,7 @@ def cmd_faces(args) -> None:
     fit, cfg = _train(args, "faces")
     r = fit(cfg, Path(args.features), Path(args.classifier), Path(args.out), args.corpus, args.variant)
     print(f"conditional accuracy {r['gen/conditional_acc']:.3f} (real test faces "
-          f"{r['judge_real_test/wa']:.3f}), FID {r['gen/fid']:.2f}, diversity {r['gen/diversity']:.2f}")
+          f"{r['judge_real_test/wa']:.3f}), FID {r['gen/fid']:.4g}, diversity {r['gen/diversity']:.2f}")
 
 
 def cmd_face_emotion(args) -> None:

@@ -109,7 +109,7 @@ def load_state(path: Path, map_location="cpu") -> dict:
 
 
 # How long to train may change between an interruption and its resume; nothing else may.
-LENGTH_KEYS = {"epochs", "patience", "judge_epochs", "device"}
+LENGTH_KEYS = {"epochs", "patience", "device"}
 
 
 def rng_states(*generators) -> dict:

@@ -1,7 +1,8 @@
 """Conditional face GANs, scored by the face-emotion classifier stage (never trained against).
 
-Each variant's recipe (loss, optimiser, batch, EMA) is its registry row's options, overridable
-under faces.model.<variant>; the rest of those options build the networks."""
+Each variant's recipe (loss, optimiser, batch, EMA, and epochs if not faces.epochs) is its
+registry row's options, overridable under faces.model.<variant>; the rest of those options
+build the networks."""
 from __future__ import annotations
 
 import copy
@@ -20,7 +21,7 @@ from ..labels import FACE_EMOTIONS
 from .common import Checkpoint, begin, load_state, save_atomic, write_json
 from .face_classifier import face_splits, load_faces
 
-RECIPE_KEYS = {"loss", "lr", "betas", "batch_size", "label_smoothing", "separate_d_steps", "ema"}
+RECIPE_KEYS = {"loss", "lr", "betas", "batch_size", "label_smoothing", "separate_d_steps", "ema", "epochs"}
 PROBE_PER_CLASS = 50
 
 
@@ -105,6 +106,7 @@ def fit(cfg: dict, feature_dir: Path, classifier_file: Path, out: Path, corpus: 
     train = np.concatenate([idx["train"], idx["val"]])  # validation only matters to the classifier
     classifier, _ = load_classifier(classifier_file, device)
     recipe, build = split_options(variant, cfg)
+    epochs = int(recipe.pop("epochs", cfg["epochs"]))  # a variant may train longer than faces.epochs
     G, D = models.get(variant, "faces").build(n_classes=len(FACE_EMOTIONS), **build)
     G, D = G.to(device), D.to(device)
     betas = tuple(recipe["betas"])
@@ -113,7 +115,8 @@ def fit(cfg: dict, feature_dir: Path, classifier_file: Path, out: Path, corpus: 
     ema = float(recipe.get("ema", 0.0))
     G_avg = torch.optim.swa_utils.AveragedModel(
         G, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema), use_buffers=True) if ema else None
-    run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {
+    # faces.model is in as recipe and build, less the per-variant epochs, which may change on resume
+    run_cfg = {k: v for k, v in cfg.items() if k not in ("device", "model")} | {
         "corpus": corpus, "variant": variant, "recipe": recipe, "build": build}
     parts = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d} | ({"G_avg": G_avg} if ema else {})
     ckpt = Checkpoint(out / "checkpoint.pt", run_cfg, **parts)
@@ -129,7 +132,7 @@ def fit(cfg: dict, feature_dir: Path, classifier_file: Path, out: Path, corpus: 
     with tracking.run("faces", f"{corpus}/{variant}", run_cfg,
                       tags={"task": "faces", "corpus": corpus, "variant": variant, "device": device.type},
                       resume_id=progress["run_id"]) as mlrun:
-        for epoch in tqdm(range(progress["epoch"] + 1, int(cfg["epochs"])),
+        for epoch in tqdm(range(progress["epoch"] + 1, epochs),
                           desc=f"faces {corpus}/{variant}", unit="epoch"):
             G.train()
             D.train()
