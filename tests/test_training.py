@@ -481,3 +481,21 @@ def test_a_job_killed_mid_training_resumes_to_the_numbers_of_one_never_stopped(d
     assert got["mlflow_run_id"] != expected["mlflow_run_id"]
     assert {k: v for k, v in got.items() if k not in NOT_COMPARED} == \
         {k: v for k, v in expected.items() if k not in NOT_COMPARED}
+
+
+def test_a_sharpness_gap_between_training_and_test_faces_is_found_and_matched(caplog):
+    from emoforge.models.face_classifier import FaceEmotionCNN, GaussianBlur
+    from emoforge.train.face_classifier import check_sharpness, matching_blur
+    sharp = np.random.default_rng(0).uniform(-1, 1, (80, 48, 48)).astype(np.float32)
+    blurred = GaussianBlur(2.0)(torch.from_numpy(sharp[:40])[:, None])[:, 0].numpy()
+    idx = {"train": np.arange(40), "val": np.arange(40, 50), "test": np.arange(50, 80)}
+    faces_ = np.concatenate([blurred, sharp[40:]])
+    found = check_sharpness(faces_, idx)
+    assert found["data/sharpness_test"] > 3 * found["data/sharpness_train"]
+    assert "differ in sharpness" in caplog.text
+    assert 1.0 <= matching_blur(faces_, idx) <= 3.0  # no labels read: pixels only
+    assert matching_blur(sharp, idx) == 0.0
+    # the low-pass is part of the network: it runs on every face the classifier reads
+    model = FaceEmotionCNN(7, 8, input_blur=2.0).eval()
+    assert torch.allclose(model.embed(torch.from_numpy(sharp[:2])[:, None]),
+                          model.embedding(model.features(torch.from_numpy(blurred[:2])[:, None])), atol=1e-5)

@@ -53,6 +53,47 @@ def face_splits(manifest: pd.DataFrame, labels: np.ndarray, val_fraction: float,
     return {"train": train, "val": val, "test": test}
 
 
+SHARPNESS_RATIO = 1.5  # train/test sharpness beyond this is a domain shift worth a warning
+
+
+def sharpness(images: np.ndarray) -> float:
+    """Median over faces of the mean absolute difference between horizontal neighbours (0-255)."""
+    return float(np.median(np.abs(np.diff(images, axis=2)).mean(axis=(1, 2))) * 127.5)
+
+
+def check_sharpness(images: np.ndarray, idx: dict[str, np.ndarray]) -> dict:
+    """Per-split sharpness, and a warning when training and test faces differ: a classifier
+    that only saw blurred faces does not read sharp ones (and the reverse). Uses no labels."""
+    found = {f"data/sharpness_{split}": sharpness(images[rows]) for split, rows in idx.items()}
+    train, test = found["data/sharpness_train"], found["data/sharpness_test"]
+    if max(train, test) > SHARPNESS_RATIO * min(train, test):
+        log.warning("training and test faces differ in sharpness (median neighbour difference %.1f "
+                    "vs %.1f): the classifier reads the sharper faces poorly unless it sees every "
+                    "face at one sharpness (faces.classifier.input_blur: auto does that)", train, test)
+    return found
+
+
+def matching_blur(images: np.ndarray, idx: dict[str, np.ndarray], sample: int = 500) -> float:
+    """The Gaussian sigma (px) that brings the sharper of the training and test faces down to
+    the other's sharpness, or 0 when they already match. Reads pixels only, never labels."""
+    from ..models.face_classifier import GaussianBlur
+
+    rng = np.random.default_rng(0)
+    train, test = (images[rng.permutation(idx[s])[:sample]] for s in ("train", "test"))
+    sharper, blurrier = sorted((train, test), key=sharpness, reverse=True)
+    target = sharpness(blurrier)
+    if sharpness(sharper) <= SHARPNESS_RATIO * target:
+        return 0.0
+    faces = torch.from_numpy(sharper)[:, None]
+    for sigma in np.arange(0.25, 8.01, 0.25):
+        if sharpness(GaussianBlur(sigma)(faces)[:, 0].numpy()) <= target:
+            log.warning("training faces %.1f, test faces %.1f sharp: the classifier blurs every face "
+                        "it reads with sigma %.2f px", *(sharpness(images[idx[s]]) for s in ("train", "test")),
+                        sigma)
+            return float(sigma)
+    return 8.0
+
+
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """A random mirror, rotation (+-10 degrees), zoom (0.9-1.1) and shift (+-4 px) per face."""
     n = len(x)
@@ -94,7 +135,10 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str) -> dict:
     seed, gen, device = begin(cfg)
     manifest, images, labels = load_faces(feature_dir)
     idx = face_splits(manifest, labels, float(cfg["val_fraction"]), seed)
-    build = {"width": int(cfg["width"]), "embed_dim": int(cfg["embed_dim"])}
+    sharpness = check_sharpness(images, idx)
+    blur = cfg.get("input_blur", "auto")
+    build = {"width": int(cfg["width"]), "embed_dim": int(cfg["embed_dim"]),
+             "input_blur": matching_blur(images, idx) if blur == "auto" else float(blur)}
     model = FaceEmotionCNN(len(FACE_EMOTIONS), **build).to(device)
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]),
@@ -124,6 +168,7 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str) -> dict:
             ckpt.save({"epoch": epoch, "best": best, "history": history, "run_id": mlrun.run_id}, gen)
         model.load_state_dict(best["model"])
         result = evaluate(model, images, labels, idx, device)
+        result |= sharpness | {"input_blur": build["input_blur"]}
         result |= {"labels": FACE_EMOTIONS, "epochs_run": len(history), "best_epoch": best["epoch"],
                    "val/wa": best["val/wa"], "train/images": int(len(idx["train"])),
                    "wall_s": round(time.time() - t0, 2), "device": device.type,
