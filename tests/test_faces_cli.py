@@ -92,7 +92,7 @@ def test_face_emotion_errors_are_clear(store, tmp_path, caplog):
         caplog, "face-emotion", face, "--model", store["generator"])
     assert "no such model file" in _fails(caplog, "face-emotion", face, "--model", tmp_path / "none.pt")
     assert "no image files" in _fails(caplog, "face-emotion", tmp_path, "--model", store["classifier"])
-    assert "no face_emotion model is registered" in _fails(caplog, "face-emotion", face)
+    assert "no face-emotion model is registered" in _fails(caplog, "face-emotion", face)
 
 
 def test_face_draws_the_emotion_it_hears(store, tmp_path, capsys):
@@ -117,7 +117,7 @@ def test_face_errors_are_clear(store, tmp_path, caplog):
     assert "noise.wav" in _fails(caplog, "face", noise, *args, "--generator", store["generator"])
     assert "not an emoforge face generator" in _fails(
         caplog, "face", store["clip"], *args, "--generator", store["classifier"])
-    assert "no faces model is registered" in _fails(caplog, "face", store["clip"], *args)
+    assert "no face generator model is registered" in _fails(caplog, "face", store["clip"], *args)
     assert not (tmp_path / "x.png").exists()
 
 

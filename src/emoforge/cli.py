@@ -191,7 +191,7 @@ def cmd_faces(args) -> None:
 def cmd_face_emotion(args) -> None:
     """The emotion on each face image (files or folders), by a trained face-emotion classifier."""
     from .facial import classify_images, face_paths, model_file
-    classifier = model_file(args.model, "face_emotion", "classifier.pt", "--model")
+    classifier = model_file(args.model, "face_emotion", "face-emotion", "classifier.pt", "--model")
     rows = classify_images(classifier, face_paths(args.inputs), skip_unreadable=True)
     _write_rows(rows, args, f"model: {args.model or classifier}")
 

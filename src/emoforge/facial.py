@@ -54,7 +54,7 @@ def classify_images(model_file: Path, paths: list[Path], skip_unreadable: bool =
     return [{"path": str(p), **(seen[p] if p in seen else {"error": failed[p]})} for p in paths]
 
 
-def model_file(given: str | None, task: str, filename: str, option: str) -> Path:
+def model_file(given: str | None, task: str, kind: str, filename: str, option: str) -> Path:
     """A model file from a path, a models:/ URI or, with none given, the one registered champion."""
     if given and not given.startswith("models:/"):
         path = Path(given)
@@ -63,7 +63,7 @@ def model_file(given: str | None, task: str, filename: str, option: str) -> Path
         return path
     from . import tracking
 
-    return tracking.registered_model_file(given or default_uri(task, option), filename)
+    return tracking.registered_model_file(given or default_uri(task, kind, option), filename)
 
 
 def face_class(speech_emotion: str) -> str:
@@ -83,7 +83,7 @@ def face_for_speech(recording: Path, out: Path, seed: int = 0, ser_model: str | 
     ser_file = predict.resolve(ser_model)
     heard = predict.load(ser_file).predict_files([recording])[0]
     face_emotion = face_class(heard["emotion"])
-    generator_file = model_file(generator, "faces", "generator.pt", "--generator")
+    generator_file = model_file(generator, "faces", "face generator", "generator.pt", "--generator")
     if load_state(generator_file).get("task") != "faces":
         raise ValueError(f"{generator_file} is not an emoforge face generator")
     face = generate(generator_file, [face_emotion], seed)[0]

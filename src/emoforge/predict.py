@@ -191,19 +191,19 @@ def resolve(model: str | None, corpus: str | None = None, variant: str | None = 
         return path
     from . import tracking
 
-    return tracking.registered_model_file(model or default_uri("ser", "--model"), "model.pt")
+    return tracking.registered_model_file(model or default_uri("ser", "SER", "--model"), "model.pt")
 
 
-def default_uri(task: str, option: str) -> str:
+def default_uri(task: str, kind: str, option: str) -> str:
     """models:/emoforge-<task>-<corpus>@champion when exactly one corpus has a champion."""
     from . import tracking
 
     names = tracking.registered_models(registered_name(task, ""))
     if not names:
-        raise FileNotFoundError(f"no {task} model is registered in {tracking.tracking_uri()}: run "
+        raise FileNotFoundError(f"no {kind} model is registered in {tracking.tracking_uri()}: run "
                                 f"the workflow (make demo) or give {option}")
     if len(names) > 1:
-        raise ValueError(f"several {task} models are registered ({', '.join(names)}): pick one "
+        raise ValueError(f"several {kind} models are registered ({', '.join(names)}): pick one "
                          f"with {option} models:/NAME@{CHAMPION}")
     return f"models:/{names[0]}@{CHAMPION}"
 
