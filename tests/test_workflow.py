@@ -57,9 +57,10 @@ def test_dry_run_with_real_corpora_lists_every_stage(tmp_path):
     for corpus, folds in (("ravdess", 6), ("crema_d", 6), ("iemocap", 5)):  # folds: auto
         for variant in sorted(v for v, spec in models.REGISTRY.items() if spec.task == "ser"):  # every variant
             assert f"data/models/ser/{corpus}/{variant}/speaker/fold{folds - 1}/metrics.json" in out, variant
-        assert f"data/models/ser/{corpus}/r2_resnet1d/augsplit/fold0/metrics.json" in out
-        assert f"data/models/ser/{corpus}/r3_cnn1d/random/fold0/metrics.json" in out
+        assert f"data/models/ser/{corpus}/r2_resnet1d/r2split/fold0/metrics.json" in out
+        assert f"data/models/ser/{corpus}/r3_cnn1d/r3split/fold0/metrics.json" in out
         assert f"data/models/ser/{corpus}/cnn_logmel/speaker/fold{folds}/metrics.json" not in out
+    assert "data/models/ser/iemocap/r4_multitask/cross-ravdess/fold0/metrics.json" in out  # R4's protocol
     for corpus in ("fer2013", "iemocap"):  # a user copy is indexed where it is
         assert f"data/raw/{corpus}/.emoforge-done" not in out
 

@@ -64,8 +64,7 @@ class Recognizer:
             mels = [m.astype(np.float32) for m in engine(audio)]
             return [trim_silence(m) for m in mels] if self.inputs["trim_silence"] else mels
         recipe = VECTORS[self.inputs["name"]]
-        vectors = [np.asarray(recipe(p, a, self.audio), np.float32) for p, a in zip(paths, audio)]
-        return [v[0] if v.ndim == 2 else v for v in vectors]  # a copies-feature's copy 0 is the clip
+        return [np.asarray(recipe(p, a, self.audio), np.float32) for p, a in zip(paths, audio)]
 
     def normalise(self, feats: list[np.ndarray]) -> list[np.ndarray]:
         """As training normalised: the same functions, with this call's clips as one speaker."""

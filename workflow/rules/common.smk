@@ -39,13 +39,16 @@ VECTOR_NAMES = sorted(VECTORS)
 
 
 def ser_inputs(w):
-    """A variant's feature file, or, for a fusion, its members' predictions on the same fold."""
+    """A variant's feature file (and the test corpus's, cross-corpus), or, for a fusion, its
+    members' predictions on the same fold."""
     from emoforge import models
 
     spec = models.get(w.variant, "ser")
+    protocol = f"cross-{w.target}" if "target" in w.keys() else w.protocol
     if spec.members:
-        return [f"data/models/ser/{w.corpus}/{m}/{w.protocol}/fold{w.fold}/predictions.npz" for m in spec.members]
-    return [f"data/features/{w.corpus}/{spec.feature}.parquet"]
+        return [f"data/models/ser/{w.corpus}/{m}/{protocol}/fold{w.fold}/predictions.npz" for m in spec.members]
+    corpora = [w.corpus, w.target] if "target" in w.keys() else [w.corpus]
+    return [f"data/features/{corpus}/{spec.feature}.parquet" for corpus in corpora]
 
 
 def _check_task_corpora(task):
@@ -56,6 +59,9 @@ def _check_task_corpora(task):
 
 
 SER_CORPORA = _check_task_corpora("ser")
+for _pair in config["ser"]["cross"]["pairs"]:
+    if not {_pair["train"], _pair["test"]} <= set(CORPORA):
+        raise WorkflowError(f"ser.cross.pairs names {_pair}: enable both corpora under corpora: in params.yaml")
 TRANSLATE_CORPORA = _check_task_corpora("translate")
 FACES_CORPORA = _check_task_corpora("faces")
 
@@ -64,7 +70,8 @@ wildcard_constraints:
     corpus="[A-Za-z0-9_]+",
     variant="[A-Za-z0-9_]+",
     fold=r"\d+",
-    protocol="[a-z]+",
+    protocol="[a-z0-9]+",
+    target="[A-Za-z0-9_]+",
 
 
 def corpus_json(wildcards):
@@ -79,21 +86,34 @@ def task_json(task, drop=(), **settings):
 
 
 def ser_setting(variant, key):
-    """A `ser` key, unless `ser.overrides.<variant>` sets it for that variant."""
-    return config["ser"].get("overrides", {}).get(variant, {}).get(key, config["ser"][key])
+    """A `ser` key as this variant trains with it: its recipe, or `ser.overrides.<variant>`."""
+    from emoforge import models
+
+    return models.get(variant, "ser").training(config["ser"])[key]
 
 
-FAN_OUT_KEYS = ("corpora", "variants", "protocols", "overrides")
+FAN_OUT_KEYS = ("corpora", "variants", "protocols", "overrides", "cross")
 
 
-def ser_json(w):
-    """One fold's settings: the `ser` keys with this variant's overrides and only its model options,
-    and none of the keys that only say what to fan out, so adding a variant leaves the others be."""
+def ser_json(w, **extra):
+    """One fold's settings: the `ser` keys with this variant's recipe and overrides and only its
+    model options, and none of the keys that only say what to fan out, so adding a variant
+    leaves the others be."""
+    from emoforge import models
+
     ser = config["ser"]
     model = {w.variant: ser["model"][w.variant]} if w.variant in ser.get("model", {}) else {}
-    settings = {**ser.get("overrides", {}).get(w.variant, {}), "model": model, "folds": ser_folds(w.corpus),
-                "features": config["features"]}  # how the audio was read, for `emoforge predict`
-    return task_json("ser", FAN_OUT_KEYS, **settings)
+    settings = {**models.get(w.variant, "ser").training(ser), "model": model, "folds": ser_folds(w.corpus),
+                "features": config["features"], **extra}  # features: how the audio was read, for `predict`
+    return json.dumps({k: v for k, v in {**settings, "seed": config["seed"], "device": config["device"]}.items()
+                       if k not in FAN_OUT_KEYS}, sort_keys=True)
+
+
+def cross_json(w):
+    """A cross-corpus fold's settings: the test corpus, where its features are, the label map."""
+    cross = {"test_corpus": w.target, "test_features": f"data/features/{w.target}",
+             "label_map": config["ser"]["cross"].get("label_map", {})}
+    return ser_json(w, cross=cross)
 
 
 def ser_folds(corpus):

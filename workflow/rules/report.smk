@@ -10,6 +10,7 @@ rule prepare:
 rule train:
     input:
         ser_metrics,
+        cross_metrics,
         TRANSLATE_METRICS,
         FACE_CLASSIFIER_METRICS,
         FACES_METRICS,
@@ -17,7 +18,7 @@ rule train:
 
 rule report:
     input:
-        ser=ser_metrics,
+        ser=lambda w: ser_metrics() + cross_metrics(),
         translate=TRANSLATE_METRICS,
         faces=FACES_METRICS,
         indexes=expand("data/index/{corpus}.parquet", corpus=CORPORA),
@@ -61,7 +62,7 @@ rule register:
 rule benchmark_ser:
     """reports/benchmarks/ser_<corpus>.json: every variant's fold metrics and wall time."""
     input:
-        lambda w: ser_metrics(corpora=[w.corpus]),
+        lambda w: ser_metrics(corpora=[w.corpus]) + [m for m in cross_metrics() if f"/ser/{w.corpus}/" in m],
     output:
         "reports/benchmarks/ser_{corpus}.json",
     log:

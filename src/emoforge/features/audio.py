@@ -82,41 +82,38 @@ def mfcc_stats(audio: np.ndarray, cfg: MelConfig) -> np.ndarray:
 
 def r3_mfcc259(path, cfg: MelConfig) -> np.ndarray:
     """R3's vector: 3 s from 0.5 s in, at 44.1 kHz; 13 MFCCs averaged over the coefficients
-    of each frame (not over time), so the 259 values trace the clip's spectral envelope in time."""
+    of each frame (not over time), so the 259 values trace the clip's spectral envelope in time.
+    A clip too short for 259 frames ends in NaN, as in R3's table, which then dropped the row
+    (`incomplete: drop` in r3_cnn1d's recipe)."""
     librosa = import_librosa()
     sr = 44100
     audio = load_audio(path, sr)[int(0.5 * sr): int(3.5 * sr)]
-    audio = np.pad(audio, (0, 3 * sr - len(audio)))
-    return librosa.feature.mfcc(y=audio, sr=sr, n_mfcc=13).mean(axis=0).astype(np.float32)
+    values = librosa.feature.mfcc(y=audio, sr=sr, n_mfcc=13).mean(axis=0).astype(np.float32)
+    return np.pad(values, (0, R3_FRAMES - len(values)), constant_values=np.nan)
 
 
-def _kaggle_descriptors(audio: np.ndarray, sr: int) -> np.ndarray:
-    """Means over frames of ZCR (1), chroma STFT (12), MFCC (20), RMS (1) and mel power (128),
-    librosa's defaults throughout: 162 values."""
-    librosa = import_librosa()
-    stft = np.abs(librosa.stft(audio))
-    parts = [librosa.feature.zero_crossing_rate(y=audio), librosa.feature.chroma_stft(S=stft, sr=sr),
-             librosa.feature.mfcc(y=audio, sr=sr), librosa.feature.rms(y=audio),
-             librosa.feature.melspectrogram(y=audio, sr=sr)]
-    return np.concatenate([p.mean(axis=1) for p in parts]).astype(np.float32)
+R3_FRAMES = 259  # 1 + 3 s * 44,100 // 512
 
 
-def r2_kaggle(path, cfg: MelConfig) -> np.ndarray:
-    """R2's hand-crafted vector (the popular Kaggle recipe): 2.5 s from 0.6 s in, at 22.05 kHz,
-    as (3, 162): the clip, a noisy copy and a slowed (0.8x), pitch-raised (+0.7 semitone) copy.
-    Row 0 is the clip itself; the copies are training augmentation, or, under R2's own
-    `augsplit` protocol, items of their own. The noise is seeded by the file name."""
-    import zlib
+def r2_frames848(path, cfg: MelConfig) -> np.ndarray:
+    """R2's vector: at 18 kHz, after noisereduce's spectral gating, padded with zeros or cut to
+    3 s; eight frame-level descriptors at librosa's default framing (2048 / hop 512), each 106
+    frames, one after the other: zero-crossing rate, RMS, the mean of 13 MFCCs, spectral
+    centroid, bandwidth, flatness, roll-off at 0.85 and at 0.01. Not scaled."""
+    import noisereduce
 
     librosa = import_librosa()
-    sr = 22050
-    audio = load_audio(path, sr)
-    start = int(0.6 * sr) if len(audio) > sr else 0  # a clip under 1 s is read from its start
-    audio = audio[start: start + int(2.5 * sr)]
-    rng = np.random.default_rng(zlib.crc32(Path(path).name.encode()))
-    noisy = audio + 0.035 * rng.uniform() * np.abs(audio).max() * rng.standard_normal(len(audio)).astype(np.float32)
-    shifted = librosa.effects.pitch_shift(librosa.effects.time_stretch(audio, rate=0.8), sr=sr, n_steps=0.7)
-    return np.stack([_kaggle_descriptors(a, sr) for a in (audio, noisy, shifted)])
+    sr = 18000
+    audio = noisereduce.reduce_noise(y=load_audio(path, sr), sr=sr)
+    audio = librosa.util.fix_length(audio, size=3 * sr)
+    feature = librosa.feature
+    parts = [feature.zero_crossing_rate(y=audio), feature.rms(y=audio),
+             feature.mfcc(y=audio, sr=sr, n_mfcc=13).mean(axis=0),
+             feature.spectral_centroid(y=audio, sr=sr), feature.spectral_bandwidth(y=audio, sr=sr),
+             feature.spectral_flatness(y=audio),
+             feature.spectral_rolloff(y=audio, sr=sr, roll_percent=0.85),
+             feature.spectral_rolloff(y=audio, sr=sr, roll_percent=0.01)]
+    return np.concatenate([np.ravel(part) for part in parts]).astype(np.float32)
 
 
 def smile_functionals(audio: np.ndarray, cfg: MelConfig, feature_set: str) -> np.ndarray:
@@ -137,7 +134,7 @@ _SMILE: dict = {}
 VECTORS = {
     "mfcc_stats": lambda path, audio, cfg: mfcc_stats(audio, cfg),
     "r3_mfcc259": lambda path, audio, cfg: r3_mfcc259(path, cfg),
-    "r2_kaggle": lambda path, audio, cfg: r2_kaggle(path, cfg),  # (copies, 162): see r2_kaggle
+    "r2_frames848": lambda path, audio, cfg: r2_frames848(path, cfg),
     "egemaps": lambda path, audio, cfg: smile_functionals(audio, cfg, "eGeMAPSv02"),
     "compare": lambda path, audio, cfg: smile_functionals(audio, cfg, "ComParE_2016"),
 }

@@ -23,6 +23,7 @@ class Variant:
     members: tuple[str, ...] = ()  # fusion: the variants whose fold predictions it combines
     options: dict = field(default_factory=dict)  # defaults under ser.model.<name> in params.yaml
     factory_args: dict = field(default_factory=dict)  # fixed keyword arguments of the factory
+    recipe: dict = field(default_factory=dict)  # the reference's training settings (ser keys)
 
     @property
     def build(self) -> Callable | None:
@@ -37,10 +38,21 @@ class Variant:
         """This variant's model options: its defaults, updated by ser.model.<name>."""
         return {**self.options, **cfg.get("model", {}).get(self.name, {})}
 
+    def training(self, ser: dict) -> dict:
+        """The `ser` settings this variant trains with: the section, then the variant's recipe,
+        then the user's `ser.overrides.<name>`."""
+        return {**ser, **self.recipe, **ser.get("overrides", {}).get(self.name, {})}
+
     def features(self) -> set[str]:
         """The feature files this variant needs, through its members for a fusion."""
         return set().union(*(get(m, "ser").features() for m in self.members)) if self.members else {self.feature}
 
+
+# R2's notebook (PyTorch): fixed epochs, the last one kept, no class weights, unscaled features.
+R2_RECIPE = {"protocols": ["speaker", "r2split"], "optimizer": "adam", "lr": 0.0005, "weight_decay": 0.0005,
+             "schedule": "multistep", "gamma": 0.2, "batch_size": 1000, "eval_batch_size": 100, "class_weights": "none",
+             "label_smoothing": 0.0, "mixup": 0.0, "scale": "none", "patience": 1000}
+R2_SEQUENCE_RECIPE = {"lr": 0.005, "weight_decay": 0.0, "epochs": 25, "milestones": []}
 
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("cnn_logmel", "ser", "logmel", "ser_cnn:LogMelCNN",
@@ -48,17 +60,31 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("r4_multitask", "ser", "logmel", "ser_cnn:MultitaskCNN",
             "R4: log-mel CNN, attention over feature maps, gender/intensity(/VAD) heads", multitask=True),
     Variant("bigru_logmel", "ser", "logmel", "ser_seq:RecurrentClassifier",
-            "R2: bidirectional GRU over log-mel frames", factory_args={"cell": "gru"}),
+            "ours: bidirectional GRU over log-mel frames", factory_args={"cell": "gru"}),
     Variant("bilstm_logmel", "ser", "logmel", "ser_seq:RecurrentClassifier",
-            "R2: bidirectional LSTM over log-mel frames", factory_args={"cell": "lstm"}),
+            "ours: bidirectional LSTM over log-mel frames", factory_args={"cell": "lstm"}),
     Variant("attention_logmel", "ser", "logmel", "ser_seq:AttentionClassifier",
-            "R2: self-attention (Transformer encoder) over log-mel frames"),
+            "ours: self-attention (Transformer encoder) over log-mel frames"),
     Variant("r3_cnn1d", "ser", "r3_mfcc259", "ser_vector:R3Conv1D",
-            "R3: 259-value MFCC vector, 1D CNN with 6 convolutions"),
-    Variant("r2_alexnet1d", "ser", "r2_kaggle", "ser_vector:AlexNet1D",
-            "R2: 162-value Kaggle vector (ZCR, chroma, MFCC, RMS, mel), AlexNet-shaped 1D CNN"),
-    Variant("r2_resnet1d", "ser", "r2_kaggle", "ser_vector:ResNet1D",
-            "R2: 162-value Kaggle vector, ResNet-shaped 1D CNN"),
+            "R3: 259-value MFCC vector (clips under 3.5 s left out), 1D CNN with 6 convolutions, "
+            "8 classes, RMSprop 1e-4 (Keras decay 1e-6), batch 1024, 600 epochs, last epoch kept",
+            recipe={"protocols": ["speaker", "r3split"], "optimizer": "rmsprop", "lr": 0.0001,
+                    "schedule": "inverse_time", "lr_decay": 1e-6, "weight_decay": 0.0,
+                    "batch_size": 1024, "epochs": 600, "patience": 600, "class_weights": "none",
+                    "label_smoothing": 0.0, "mixup": 0.0, "incomplete": "drop"}),
+    Variant("r2_alexnet1d", "ser", "r2_frames848", "ser_vector:R2AlexNet1D",
+            "R2: 848-value frame-level vector (noisereduce, 18 kHz, 3 s), AlexNet-style 1D CNN; "
+            "Adam 5e-4 (weight decay 5e-4) for 50 epochs, then 1e-4 for 25, batch 1000, raw values",
+            recipe=R2_RECIPE | {"epochs": 75, "milestones": [50]}),
+    Variant("r2_resnet1d", "ser", "r2_frames848", "ser_vector:R2ResNet1D",
+            "R2: the 848-value vector, ResNet-1D (five stages of two blocks, flattened head); "
+            "Adam 5e-4 (weight decay 5e-4) for 30 epochs, then 1e-4 for 15, batch 1000, raw values",
+            recipe=R2_RECIPE | {"epochs": 45, "milestones": [30]}),
+    *(Variant(f"r2_{cell}", "ser", "r2_frames848", "ser_vector:R2AcrossBatch",
+              f"R2: the 848-value vector, its {title} as its code ran it (across the clips of a "
+              "batch, not along the vector); Adam 5e-3, 25 epochs, batch 1000",
+              factory_args={"cell": cell}, recipe=R2_RECIPE | R2_SEQUENCE_RECIPE)
+      for cell, title in (("gru", "BiGRU"), ("lstm", "BiLSTM"), ("attention", "one-head self-attention"))),
     Variant("wavlm_mlp", "ser", "wavlm_base_plus", "ser_vector:VectorMLP",
             "frozen WavLM-base-plus (downloaded on first use) + MLP head; needs internet once"),
     Variant("egemaps_linear", "ser", "egemaps", "classic:linear",

@@ -6,16 +6,17 @@ from torch import nn
 
 
 class R3Conv1D(nn.Module):
-    """R3's 1D CNN: six convolutions (256, 128, then four of 128, kernel 5), one max-pool of 8,
-    dropout, a linear softmax head."""
+    """R3's 1D CNN as its notebook builds it: convolutions of 256 and 128 (kernel 5, "same"),
+    dropout 0.5, a max-pool of 5, four more convolutions of 128, a linear softmax head
+    (545,928 parameters for 259 values and 8 classes)."""
 
-    def __init__(self, n_classes: int, n_features: int = 259, dropout: float = 0.1):
+    def __init__(self, n_classes: int, n_features: int = 259, dropout: float = 0.5):
         super().__init__()
         conv = lambda a, b: [nn.Conv1d(a, b, 5, padding=2), nn.ReLU(inplace=True)]  # noqa: E731
-        self.net = nn.Sequential(*conv(1, 256), *conv(256, 128), nn.Dropout(dropout), nn.MaxPool1d(8),
+        self.net = nn.Sequential(*conv(1, 256), *conv(256, 128), nn.Dropout(dropout), nn.MaxPool1d(5),
                                  *conv(128, 128), *conv(128, 128), *conv(128, 128), *conv(128, 128),
-                                 nn.Flatten(), nn.Dropout(2 * dropout))
-        self.head = nn.Linear(128 * (n_features // 8), n_classes)
+                                 nn.Flatten())
+        self.head = nn.Linear(128 * (n_features // 5), n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.net(x.unsqueeze(1)))
@@ -33,53 +34,90 @@ class VectorMLP(nn.Module):
         return self.net(x)
 
 
-def _conv_bn(a: int, b: int, k: int, stride: int = 1) -> list[nn.Module]:
-    return [nn.Conv1d(a, b, k, stride=stride, padding=k // 2, bias=False), nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+def _conv_relu(a: int, b: int) -> list[nn.Module]:
+    return [nn.Conv1d(a, b, 3, padding=1), nn.ReLU(inplace=True)]
 
 
-class AlexNet1D(nn.Module):
-    """R2's AlexNet-shaped 1D CNN: five convolutions (wide kernel first, pooling after the
-    1st, 2nd and 5th), then two dropout-regularised fully connected layers."""
+class R2AlexNet1D(nn.Module):
+    """R2's "AlexNet" 1D CNN as its notebook builds it, over the raw 848 values: eight 3-wide
+    convolutions (64, 64, 128, 128, 256, 256, 512, 512, 512 channels after the first pools),
+    no batch norm, six max-pools (the first of stride 3), then 4096 -> 1024 -> classes."""
 
-    def __init__(self, n_classes: int, n_features: int = 162, width: int = 64, dropout: float = 0.5):
+    def __init__(self, n_classes: int, n_features: int = 848, dropout: float = 0.5):
         super().__init__()
-        w = width
-        self.net = nn.Sequential(*_conv_bn(1, w, 11), nn.MaxPool1d(2), *_conv_bn(w, 3 * w, 5), nn.MaxPool1d(2),
-                                 *_conv_bn(3 * w, 6 * w, 3), *_conv_bn(6 * w, 4 * w, 3), *_conv_bn(4 * w, 4 * w, 3),
-                                 nn.MaxPool1d(2), nn.AdaptiveAvgPool1d(6), nn.Flatten())
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w * 6, 512), nn.ReLU(inplace=True),
-                                  nn.Dropout(dropout), nn.Linear(512, 512), nn.ReLU(inplace=True),
+        pool = lambda: nn.MaxPool1d(2, 2)  # noqa: E731
+        self.net = nn.Sequential(
+            *_conv_relu(1, 64), nn.MaxPool1d(2, 3), *_conv_relu(64, 64), pool(),
+            *_conv_relu(64, 128), *_conv_relu(128, 128), pool(),
+            *_conv_relu(128, 256), *_conv_relu(256, 256), pool(),
+            *_conv_relu(256, 512), *_conv_relu(512, 512), pool(),
+            *_conv_relu(512, 512), pool(), nn.Flatten())
+        length = (n_features - 2) // 3 + 1
+        for _ in range(5):
+            length //= 2
+        self.head = nn.Sequential(nn.Linear(512 * length, 1024), nn.ReLU(inplace=True), nn.Dropout(dropout),
+                                  nn.Linear(1024, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.net(x.unsqueeze(1)))
+
+
+class _R2Block(nn.Module):
+    """R2's residual block: two 3-wide convolutions with batch norm; a 1x1 convolution (no batch
+    norm) on the shortcut where the block strides or widens."""
+
+    def __init__(self, a: int, b: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv1d(a, b, 3, stride, 1), nn.BatchNorm1d(b), nn.ReLU(inplace=True),
+                                  nn.Conv1d(b, b, 3, 1, 1), nn.BatchNorm1d(b))
+        self.skip = nn.Conv1d(a, b, 1, stride) if stride != 1 or a != b else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class R2ResNet1D(nn.Module):
+    """R2's ResNet-1D as its notebook builds it: a stride-3 7-wide stem with batch norm and a
+    max-pool, five stages of two blocks (64, 128, 256, 256, 512; all but the first halve the
+    length), then flattened (no global pooling) into 512 -> classes."""
+
+    def __init__(self, n_classes: int, n_features: int = 848, dropout: float = 0.5):
+        super().__init__()
+        widths = [64, 64, 128, 256, 256, 512]
+        layers: list[nn.Module] = [nn.Conv1d(1, 64, 7, 3, 3), nn.BatchNorm1d(64), nn.MaxPool1d(3, 2, 1)]
+        for stage, (a, b) in enumerate(zip(widths, widths[1:])):
+            layers += [_R2Block(a, b, 1 if stage == 0 else 2), _R2Block(b, b)]
+        self.net = nn.Sequential(*layers, nn.Flatten())
+        length = (n_features - 1) // 3 + 1
+        length = (length - 1) // 2 + 1
+        for _ in range(4):
+            length = (length - 1) // 2 + 1
+        self.head = nn.Sequential(nn.Linear(512 * length, 512), nn.ReLU(inplace=True), nn.Dropout(dropout),
                                   nn.Linear(512, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.net(x.unsqueeze(1)))
 
 
-class _Block1D(nn.Module):
-    def __init__(self, a: int, b: int, stride: int):
+class R2AcrossBatch(nn.Module):
+    """R2's BiGRU, BiLSTM and attention models as its code ran them. The (B, 848) batch goes
+    in as (B, 848, 1) to modules that read (sequence, batch, features): so the recurrence (or
+    attention) runs across the clips of a batch, for each of the 848 positions, and a clip's
+    score depends on the batch it is in. The GRU/LSTM head reads the last position's states."""
+
+    def __init__(self, n_classes: int, n_features: int = 848, cell: str = "gru"):
         super().__init__()
-        self.body = nn.Sequential(*_conv_bn(a, b, 3, stride), nn.Conv1d(b, b, 3, padding=1, bias=False),
-                                  nn.BatchNorm1d(b))
-        self.skip = (nn.Identity() if stride == 1 and a == b else
-                     nn.Sequential(nn.Conv1d(a, b, 1, stride=stride, bias=False), nn.BatchNorm1d(b)))
+        self.cell = cell
+        if cell == "attention":
+            self.mix = nn.MultiheadAttention(1, 1)
+            self.head = nn.Sequential(nn.Linear(n_features, 256), nn.LeakyReLU(), nn.Linear(256, n_classes))
+        else:
+            rnn = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
+            self.mix = rnn(1, 50, num_layers=2, bidirectional=True)
+            self.head = nn.Sequential(nn.Linear(100, 128), nn.LeakyReLU(), nn.Linear(128, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.body(x) + self.skip(x))
-
-
-class ResNet1D(nn.Module):
-    """R2's ResNet-shaped 1D CNN: a stem, four stages of two residual blocks (ResNet-18's
-    layout, widths doubling as the length halves), global average pooling, a linear head."""
-
-    def __init__(self, n_classes: int, n_features: int = 162, width: int = 32, dropout: float = 0.3):
-        super().__init__()
-        widths = [width * 2 ** i for i in range(4)]
-        layers: list[nn.Module] = [*_conv_bn(1, width, 7)]
-        for i, w in enumerate(widths):
-            a = widths[i - 1] if i else width
-            layers += [_Block1D(a, w, 1 if i == 0 else 2), _Block1D(w, w, 1)]
-        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(dropout))
-        self.head = nn.Linear(widths[-1], n_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.net(x.unsqueeze(1)))
+        steps = x.unsqueeze(2)
+        if self.cell == "attention":
+            return self.head(self.mix(steps, steps, steps)[0].squeeze(2))
+        return self.head(self.mix(steps)[0][:, -1, :])

@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from ..evaluate.metrics import mean_std
-from ..train.common import PROTOCOL_NAMES
+from ..train.common import protocol_title
 from . import faces as faces_report
 
 SER_METRICS = ("ua", "wa", "f1", "top3")
@@ -42,7 +42,7 @@ def ser_rows(paths: list[str]) -> tuple[list[dict], dict]:
         groups[(corpus, variant, protocol)].append(json.loads(Path(p).read_text()))
     rows, confusions = [], {}
     for (corpus, variant, key), folds in sorted(groups.items()):
-        protocol = f"{PROTOCOL_NAMES[key]} {len(folds)}-fold"
+        protocol = f"{protocol_title(key)} {len(folds)}-fold"
         for m in SER_METRICS:
             rows.append(row("ser", corpus, variant, protocol, m, [f[f"test/{m}"] for f in folds]))
         if all("test_tta/ua" in f for f in folds):
@@ -243,6 +243,28 @@ def ser_table(ser_df: pd.DataFrame, name=lambda c: c) -> str:
     return md_table(wide[cols].fillna("—"))
 
 
+def cross_tables(paths: list[str], name=lambda c: c) -> list[str]:
+    """Per variant, a matrix of UA: trained on the row's corpus, tested on the column's. Off the
+    diagonal, the cross protocol; on it, the speaker-independent folds' mean."""
+    cells = defaultdict(list)
+    for p in paths:
+        corpus, variant, protocol, _ = _parts(p, 4)
+        target = corpus if protocol == "speaker" else protocol.removeprefix("cross-")
+        if protocol == "speaker" or protocol.startswith("cross-"):
+            cells[(variant, corpus, target)].append(json.loads(Path(p).read_text())["test/ua"])
+    crossed = sorted({v for v, a, b in cells if a != b})
+    md = []
+    for variant in crossed:
+        mine = {(a, b): np.mean(u) for (v, a, b), u in cells.items() if v == variant}
+        corpora = sorted({c for pair in mine for c in pair})
+        md += [f"UA of `{variant}`, trained on the row's corpus and tested on the column's:", "",
+               "| trained on | " + " | ".join(name(c) for c in corpora) + " |", "|---|" + "---|" * len(corpora)]
+        md += [f"| {name(a)} | " + " | ".join(f"{mine[a, b]:.3f}" if (a, b) in mine else "—" for b in corpora) + " |"
+               for a in corpora if any((a, b) in mine for b in corpora)]
+        md.append("")
+    return md
+
+
 def learning_curves(ser_metrics, out_dir: Path) -> dict[tuple[str, str, str], list[Path]]:
     """Each SER fold's history.csv, copied to curves/ser_<corpus>_<variant>_<protocol>_fold<k>.csv
     (the folder `dvc plots show` draws); grouped by corpus x variant x protocol."""
@@ -324,10 +346,14 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
             md += ["A random split puts clips of the same speaker (and, in RAVDESS, the same sentence) on both "
                    "sides, so the model can recognise the voice rather than the emotion: its numbers are higher "
                    "and do not say how the model does on a new speaker. Speaker-independent folds do.", ""]
-        if ser_df["protocol"].str.startswith("augment").any():
-            md += ["R2's protocol augments first (a noisy and a slowed, pitch-raised copy of every clip) and then "
-                   "splits the clips and copies at random, so the test set holds copies of training clips: it "
-                   "measures recall of nearly seen audio, and reads far above the speaker-independent folds.", ""]
+        if ser_df["protocol"].str.startswith(("R2", "R3")).any():
+            md += ["R2's and R3's protocols are their code's own: one random split (R2 stratified 70/30, R3 "
+                   "90/10, here repeated with random_state = fold), so the same actors and sentences are on "
+                   "both sides, as with the random split above.", ""]
+        cross = cross_tables(ser, name)
+        if cross:
+            md += ["### Cross-corpus", "", "Trained on one corpus (validation speakers from it too), tested on "
+                   "every clip of another over the emotions both have (`ser.cross` in params.yaml).", ""] + cross
         for (corpus, variant), (matrix, labels) in confusions.items():
             png = fig_dir / f"confusion_{corpus}_{variant}.png"
             confusion_png(matrix, labels, f"{name(corpus)} {variant} (all test folds)", png)

@@ -8,8 +8,8 @@ import numpy as np
 
 from .. import models, predict, tracking
 from ..evaluate.metrics import classification
-from .common import begin, split_items, write_json
-from .inputs import load_inputs
+from .common import begin, write_json
+from .inputs import prepare_fold
 from .ser import Paths, confusion_figure, save_predictions
 
 
@@ -30,13 +30,12 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     t0 = time.time()
     seed, _, _ = begin(cfg, offset=fold)
     spec = models.get(variant, "ser")
-    inputs = load_inputs(spec.feature, paths.features, cfg, protocol)
-    inputs.select(~inputs.manifest["emotion"].isin(cfg.get("drop_emotions", [])).to_numpy())
-    manifest = inputs.manifest
-    labels_text = sorted(manifest["emotion"].unique())
-    y = manifest["emotion"].map({e: i for i, e in enumerate(labels_text)}).to_numpy(np.int64)
-    x = per_speaker_z(np.nan_to_num(inputs.data), manifest["speaker"].to_numpy())
-    idx = split_items(manifest, protocol, cfg["folds"], fold, seed)
+    data = prepare_fold(spec.feature, paths.features, cfg, protocol, fold, seed)
+    manifest, labels_text, y, idx = data.inputs.manifest, data.labels, data.y, data.idx
+    if not len(idx["val"]):
+        raise ValueError(f"protocol {protocol!r} has no validation rows, which {variant} needs to pick "
+                         "its regularisation")
+    x = per_speaker_z(np.nan_to_num(data.inputs.data), manifest["speaker"].to_numpy())
     run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {
         "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol}
     grid = spec.settings(cfg).get("C_grid", C_GRID)
@@ -56,7 +55,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         scores = clf.predict_proba(x[idx["test"]])
         result = classification(y[idx["test"]], scores, labels_text, "test")
         result.update({"labels": labels_text, "val/ua": best[0], "C": best[1], "epochs_run": 1, "protocol": protocol,
-                       "test_speakers": sorted(manifest["split_group"].iloc[idx["test"]].unique().tolist()),
+                       "test_speakers": data.test_groups(),
                        "wall_s": round(time.time() - t0, 2), "device": "cpu", "mlflow_run_id": mlrun.run_id})
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
         inputs_state = {"kind": "vector", "name": spec.feature, "norm": "speaker"}

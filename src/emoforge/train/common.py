@@ -6,6 +6,8 @@ import json
 import logging
 import pickle
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,18 +69,63 @@ def _speaker_protocol(manifest, n_folds: int, fold: int, seed: int) -> dict[str,
 
 
 def _random_protocol(manifest, n_folds: int, fold: int, seed: int) -> dict[str, np.ndarray]:
-    """Items shuffled into folds regardless of speaker (R3's protocol): speakers leak across."""
+    """Items shuffled into folds regardless of speaker: speakers leak across."""
     parts = np.array_split(np.random.default_rng(seed).permutation(len(manifest)), n_folds)
     val = (fold + 1) % n_folds
     train = np.concatenate([p for k, p in enumerate(parts) if k not in (fold, val)])
     return {"train": np.sort(train), "val": np.sort(parts[val]), "test": np.sort(parts[fold])}
 
 
-PROTOCOLS = {"speaker": _speaker_protocol, "random": _random_protocol,
-             "augsplit": _random_protocol}  # R2: the same random split, over clips *and* their copies
-PROTOCOL_NAMES = {"speaker": "speaker-independent", "random": "random split (speakers shared)",
-                  "augsplit": "augment, then random split (copies of a clip shared)"}
-COPIES_AS_ITEMS = {"augsplit"}  # protocols under which augmented copies are items of their own
+def holdout(manifest, test_size: float, val_size: float, stratify: bool, random_state: int) -> dict[str, np.ndarray]:
+    """A reference's single random split (scikit-learn's train_test_split), then `val_size` of
+    the training part for validation; val_size 0 leaves no validation rows, and the fit loop
+    keeps its last epoch, as the references did."""
+    from sklearn.model_selection import train_test_split
+
+    positions = np.arange(len(manifest))
+    y = manifest["emotion"].to_numpy()
+    train, test = train_test_split(positions, test_size=test_size, random_state=random_state,
+                                   stratify=y if stratify else None)
+    val = np.array([], dtype=np.int64)
+    if val_size:
+        train, val = train_test_split(train, test_size=val_size, random_state=random_state,
+                                      stratify=y[train] if stratify else None)
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def _cross_protocol(manifest, n_folds: int, fold: int, seed: int) -> dict[str, np.ndarray]:
+    """Train on one corpus, test on all of another (rows whose `side` is "test"): validation is
+    one speaker fold of the training corpus, and nothing of the test corpus is seen in training."""
+    on_test_side = (manifest["side"] == "test").to_numpy()
+    groups = manifest["split_group"].to_numpy()
+    folds = speaker_folds(groups[~on_test_side].tolist(), n_folds, seed)
+    val = ~on_test_side & np.isin(groups, folds[fold % n_folds])
+    return {"train": np.flatnonzero(~on_test_side & ~val), "val": np.flatnonzero(val),
+            "test": np.flatnonzero(on_test_side)}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    title: str  # how tables name it
+    split: Callable  # (manifest, n_folds, fold, seed) -> positions of train, val and test rows
+
+
+# Fold k of a holdout protocol is the reference's split with random_state k (R3's own is 0).
+PROTOCOLS = {
+    "speaker": Protocol("speaker-independent", _speaker_protocol),
+    "random": Protocol("random split (speakers shared)", _random_protocol),
+    "r2split": Protocol("R2's stratified random 70/30 split (speakers shared)",
+                        lambda m, n, fold, seed: holdout(m, 0.3, 0.0, True, fold)),
+    "r3split": Protocol("R3's random 90/10 split (speakers shared)",
+                        lambda m, n, fold, seed: holdout(m, 0.1, 0.0, False, fold)),
+    "cross": Protocol("cross-corpus", _cross_protocol),
+}
+
+
+def protocol_title(folder: str) -> str:
+    """A protocol folder's name as tables print it: `cross-<corpus>` names its test corpus."""
+    name, _, test_corpus = folder.partition("-")
+    return PROTOCOLS[name].title + (f" to {test_corpus}" if test_corpus else "")
 
 
 def fold_count(manifest, folds: int | str) -> int:
@@ -89,7 +136,8 @@ def fold_count(manifest, folds: int | str) -> int:
 def split_items(manifest, protocol: str, folds: int | str, fold: int, seed: int) -> dict[str, np.ndarray]:
     if protocol not in PROTOCOLS:
         raise KeyError(f"unknown protocol {protocol!r}; known: {sorted(PROTOCOLS)}")
-    return PROTOCOLS[protocol](manifest, fold_count(manifest, folds), fold, seed)
+    training_side = manifest[manifest["side"] == "train"] if "side" in manifest else manifest
+    return PROTOCOLS[protocol].split(manifest, fold_count(training_side, folds), fold, seed)
 
 
 def config_hash(cfg: dict) -> str:

@@ -53,7 +53,8 @@ def _aligned(members: dict[str, dict], key: str) -> np.ndarray:
 def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol: str = "speaker") -> dict:
     t0 = time.time()
     spec = models.get(variant, "ser")
-    members = {m: load_member(paths.out.parents[2] / m / protocol / paths.out.name) for m in spec.members}
+    members = {m: load_member(paths.out.parents[2] / m / paths.out.parent.name / paths.out.name)
+               for m in spec.members}
     _aligned(members, "item_id"), _aligned(members, "val_item_id")
     labels = next(iter(members.values()))["labels"]
     val = [probabilities(m["val_scores"]) for m in members.values()]

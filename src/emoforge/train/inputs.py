@@ -5,6 +5,8 @@ training rows only, and makes batches (with training-time augmentation where it 
 """
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,9 @@ import torch
 
 from ..features.audio import trim_silence
 from ..features.extract import load_logmel
-from .common import COPIES_AS_ITEMS
+from .common import split_items
+
+log = logging.getLogger(__name__)
 
 
 def crop(mel: np.ndarray, frames: int, rng: np.random.Generator | None, where: float = 0.5) -> np.ndarray:
@@ -70,6 +74,7 @@ class LogMelInputs:
             raise KeyError(f"unknown log-mel normalisation {norm!r}; known: {sorted(NORMS)}")
         self.data = NORMS[norm](mels, self.manifest["speaker"].to_numpy())
         self.frames = int(cfg["frames"])
+        self.complete = np.ones(len(self.data), dtype=bool)
         self.norm, self.trim = norm, bool(cfg.get("trim_silence", True))
 
     def state(self) -> dict:
@@ -82,6 +87,12 @@ class LogMelInputs:
     def select(self, keep: np.ndarray) -> None:
         self.manifest = self.manifest[keep].reset_index(drop=True)
         self.data = [d for d, k in zip(self.data, keep) if k]
+        self.complete = self.complete[keep]
+
+    def extend(self, other: "LogMelInputs") -> None:
+        self.manifest = pd.concat([self.manifest, other.manifest], ignore_index=True)
+        self.data = self.data + other.data
+        self.complete = np.concatenate([self.complete, other.complete])
 
     def fit(self, train_idx: np.ndarray) -> None:
         pass
@@ -102,30 +113,20 @@ class LogMelInputs:
 
 
 class VectorInputs:
-    """One row of numbers per item (e.g. data/features/<corpus>/mfcc_stats.parquet).
+    """One row of numbers per item (e.g. data/features/<corpus>/mfcc_stats.parquet). NaN marks
+    values a recipe could not make (R3's frames past the end of a short clip): such a row is
+    incomplete, and its NaN read as 0."""
 
-    A file with a `copy` column holds augmented copies of each item (copy 0 is the item
-    itself): training batches draw one copy per item at random, validation and test read
-    copy 0. With `copies_as_items` every copy is an item of its own (R2's augment-then-split).
-    """
-
-    def __init__(self, feature_dir: Path, name: str, copies_as_items: bool = False):
+    def __init__(self, feature_dir: Path, name: str, scale: str = "zscore"):
+        if scale not in ("zscore", "none"):
+            raise ValueError(f"unknown vector scaling {scale!r}; known: zscore, none")
+        self.scale = scale
         table = pd.read_parquet(feature_dir / f"{name}.parquet")
         cols = [c for c in table.columns if c.startswith(f"{name}_")]
-        self.copies = None
-        if "copy" in table.columns and not copies_as_items:
-            k = int(table["copy"].max()) + 1
-            if len(table) % k or not (table["copy"].to_numpy() == np.tile(np.arange(k), len(table) // k)).all():
-                raise ValueError(f"{feature_dir / name}.parquet: copies are not stored item by item; re-extract it")
-            self.copies = table[cols].to_numpy(np.float32).reshape(-1, k, len(cols))
-            table = table[table["copy"] == 0].reset_index(drop=True)
-        elif copies_as_items:
-            if "copy" not in table.columns:
-                raise ValueError(f"{name} has no augmented copies, so it cannot make copies into items "
-                                 "(the augsplit protocol needs a feature such as r2_kaggle)")
-            table["item_id"] = table["item_id"].astype(str) + "#copy" + table["copy"].astype(str)
-        self.manifest = table.drop(columns=[*cols, "copy"], errors="ignore")
-        self.data = table[cols].to_numpy(np.float32)
+        self.manifest = table.drop(columns=cols)
+        data = table[cols].to_numpy(np.float32)
+        self.complete = ~np.isnan(data).any(1)
+        self.data = np.nan_to_num(data)
         self.name = name
         self.mu, self.sd = np.zeros(self.data.shape[1], np.float32), np.ones(self.data.shape[1], np.float32)
 
@@ -140,22 +141,22 @@ class VectorInputs:
     def select(self, keep: np.ndarray) -> None:
         keep = np.asarray(keep)
         self.manifest = self.manifest[keep].reset_index(drop=True)
-        self.data = self.data[keep]
-        if self.copies is not None:
-            self.copies = self.copies[keep]
+        self.data, self.complete = self.data[keep], self.complete[keep]
+
+    def extend(self, other: "VectorInputs") -> None:
+        self.manifest = pd.concat([self.manifest, other.manifest], ignore_index=True)
+        self.data = np.concatenate([self.data, other.data])
+        self.complete = np.concatenate([self.complete, other.complete])
 
     def fit(self, train_idx: np.ndarray) -> None:
-        """z-score statistics from the training rows only (the test fold never leaks in), over
-        every copy that training draws: a noisy copy's high mel bands sit far above the clip's."""
-        rows = self.data[train_idx] if self.copies is None else self.copies[train_idx].reshape(-1, self.data.shape[1])
-        self.mu = rows.mean(0)
-        self.sd = rows.std(0) + 1e-6
+        """z-score statistics from the training rows only (the test fold never leaks in), unless
+        `scale: none` (R2 fed its values raw)."""
+        if self.scale == "zscore":
+            self.mu = self.data[train_idx].mean(0)
+            self.sd = self.data[train_idx].std(0) + 1e-6
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
-        x = self.data[idx]
-        if rng is not None and self.copies is not None:  # training: a random copy of each item
-            x = self.copies[idx, rng.integers(0, self.copies.shape[1], len(idx))]
-        return torch.from_numpy((x - self.mu) / self.sd)
+        return torch.from_numpy((self.data[idx] - self.mu) / self.sd)
 
     def views(self, idx: np.ndarray, k: int = 5) -> list[torch.Tensor]:
         return [self.batch(idx)]
@@ -167,10 +168,60 @@ class VectorInputs:
         return x
 
 
-def load_inputs(feature: str, feature_dir: Path, cfg: dict, protocol: str = "speaker"):
-    copies_as_items = protocol in COPIES_AS_ITEMS
+def load_inputs(feature: str, feature_dir: Path, cfg: dict):
     if feature == "logmel":
-        if copies_as_items:
-            raise ValueError(f"protocol {protocol!r} needs a feature with augmented copies; log-mel has none")
         return LogMelInputs(feature_dir, cfg)
-    return VectorInputs(feature_dir, feature, copies_as_items)
+    return VectorInputs(feature_dir, feature, cfg.get("scale", "zscore"))
+
+
+@dataclass
+class Fold:
+    """One fold's rows: the inputs, the class names, each row's class index, and which rows
+    train, validate and test."""
+    inputs: LogMelInputs | VectorInputs
+    labels: list[str]
+    y: np.ndarray
+    idx: dict[str, np.ndarray]
+
+    def test_groups(self) -> list[str]:
+        return sorted(self.inputs.manifest["split_group"].iloc[self.idx["test"]].unique().tolist())
+
+
+def add_test_corpus(inputs, feature: str, cfg: dict) -> None:
+    """The cross protocol: the test corpus's rows appended to the training corpus's, both
+    mapped through `cross.label_map` and kept to the emotions that both sides have. Speakers
+    are prefixed with the test corpus's name, so no speaker is on both sides by name."""
+    cross = cfg.get("cross") or {}
+    if "test_corpus" not in cross:
+        raise ValueError("the cross protocol needs cross.test_corpus and cross.test_features in the config")
+    other = load_inputs(feature, Path(cross["test_features"]), cfg)
+    label_map = cross.get("label_map", {})
+    inputs.manifest["side"] = "train"
+    other.manifest["side"] = "test"
+    for column in ("speaker", "split_group", "item_id"):
+        other.manifest[column] = f"{cross['test_corpus']}:" + other.manifest[column].astype(str)
+    inputs.extend(other)
+    inputs.manifest["emotion"] = inputs.manifest["emotion"].replace(label_map)
+    sides = inputs.manifest.groupby("side")["emotion"].agg(set)
+    shared = sides["train"] & sides["test"] - set(cfg.get("drop_emotions", []))
+    if len(shared) < 2:
+        raise ValueError(f"cross protocol: the corpora share {sorted(shared)} after the label map "
+                         f"{label_map}; need two emotions or more")
+    inputs.select(inputs.manifest["emotion"].isin(shared).to_numpy())
+
+
+def prepare_fold(feature: str, feature_dir: Path, cfg: dict, protocol: str, fold: int, seed: int) -> Fold:
+    inputs = load_inputs(feature, feature_dir, cfg)
+    if protocol == "cross":
+        add_test_corpus(inputs, feature, cfg)
+    keep = ~inputs.manifest["emotion"].isin(cfg.get("drop_emotions", [])).to_numpy()
+    if cfg.get("incomplete", "zero") == "drop":  # R3: clips too short for its vector are left out
+        log.info("%s: %d of %d items are incomplete and left out", feature, (~inputs.complete).sum(),
+                 len(keep))
+        keep &= inputs.complete
+    inputs.select(keep)
+    labels = sorted(inputs.manifest["emotion"].unique())
+    y = inputs.manifest["emotion"].map({e: i for i, e in enumerate(labels)}).to_numpy(np.int64)
+    idx = split_items(inputs.manifest, protocol, cfg["folds"], fold, seed)
+    inputs.fit(idx["train"])
+    return Fold(inputs, labels, y, idx)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from tqdm import tqdm
 
 from .. import models, predict, tracking
 from ..evaluate.metrics import classification
-from .common import Checkpoint, begin, snapshot, split_items, write_json
-from .inputs import load_inputs
+from .common import Checkpoint, begin, snapshot, write_json
+from .inputs import prepare_fold
 
 log = logging.getLogger(__name__)
 
@@ -82,32 +83,85 @@ def _predict_tta(model, inputs, idx, batch, device) -> np.ndarray:
     return torch.stack(probs).mean(0).numpy()
 
 
+def _lr(cfg: dict) -> float:
+    return float(cfg["lr"])
+
+
+# Optimisers and learning-rate schedules, by the names `ser.optimizer` and `ser.schedule` take.
+OPTIMIZERS = {
+    "adamw": lambda params, cfg: torch.optim.AdamW(params, lr=_lr(cfg), weight_decay=float(cfg["weight_decay"])),
+    # Adam with L2 weight decay (R2's PyTorch); RMSprop with Keras' rho and epsilon (R3)
+    "adam": lambda params, cfg: torch.optim.Adam(params, lr=_lr(cfg), weight_decay=float(cfg["weight_decay"])),
+    "rmsprop": lambda params, cfg: torch.optim.RMSprop(params, lr=_lr(cfg), alpha=0.9, eps=1e-7,
+                                                       weight_decay=float(cfg["weight_decay"])),
+    "sgd": lambda params, cfg: torch.optim.SGD(params, lr=_lr(cfg), momentum=float(cfg.get("momentum", 0.9)),
+                                               weight_decay=float(cfg["weight_decay"])),
+}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    make: Callable  # (optimizer, cfg, batches per epoch) -> a torch scheduler
+    steps_on: str   # "batch", "epoch", or "val" (stepped with the validation UA)
+
+
+SCHEDULES = {
+    "plateau": Schedule(lambda opt, cfg, n: torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="max", factor=0.5, patience=int(cfg["lr_patience"])), "val"),
+    "multistep": Schedule(lambda opt, cfg, n: torch.optim.lr_scheduler.MultiStepLR(
+        opt, milestones=list(cfg["milestones"]), gamma=float(cfg.get("gamma", 0.1))), "epoch"),
+    # Keras' legacy `decay`: lr / (1 + decay * iterations), as R3's RMSprop(decay=1e-6)
+    "inverse_time": Schedule(lambda opt, cfg, n: torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 1.0 / (1.0 + float(cfg["lr_decay"]) * step)), "batch"),
+    "onecycle": Schedule(lambda opt, cfg, n: torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=_lr(cfg), total_steps=int(cfg["epochs"]) * n), "batch"),
+}
+
+
+def make_schedule(opt, cfg: dict, batches: int, has_val: bool):
+    name = cfg.get("schedule", "plateau")
+    if name not in SCHEDULES:
+        raise KeyError(f"unknown schedule {name!r}; known: {sorted(SCHEDULES)}")
+    if SCHEDULES[name].steps_on == "val" and not has_val:
+        raise ValueError(f"schedule {name!r} follows the validation UA, but this protocol has no "
+                         "validation rows: choose another schedule")
+    return SCHEDULES[name].make(opt, cfg, batches), SCHEDULES[name].steps_on
+
+
+def make_loss(cfg: dict, y_train: np.ndarray, n_classes: int, device) -> nn.Module:
+    """Cross-entropy, class-weighted against imbalance unless `class_weights: none`."""
+    weights = None
+    if cfg.get("class_weights", "balanced") == "balanced":
+        counts = np.bincount(y_train, minlength=n_classes).astype(np.float32)
+        weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / n_classes, device=device)
+    return nn.CrossEntropyLoss(weight=weights, label_smoothing=float(cfg.get("label_smoothing", 0.05)))
+
+
 def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol: str = "speaker") -> dict:
     t0 = time.time()
     seed, gen, device = begin(cfg, offset=fold)
     spec = models.get(variant, "ser")
-    inputs = load_inputs(spec.feature, paths.features, cfg, protocol)
-    inputs.select(~inputs.manifest["emotion"].isin(cfg.get("drop_emotions", [])).to_numpy())
+    data = prepare_fold(spec.feature, paths.features, cfg, protocol, fold, seed)
+    inputs, labels_text, y, idx = data.inputs, data.labels, data.y, data.idx
     manifest = inputs.manifest
-    labels_text = sorted(manifest["emotion"].unique())
-    y = manifest["emotion"].map({e: i for i, e in enumerate(labels_text)}).to_numpy(np.int64)
-    idx = split_items(manifest, protocol, cfg["folds"], fold, seed)
-    inputs.fit(idx["train"])
+    has_val = len(idx["val"]) > 0
 
     aux = aux_targets(manifest) if spec.multitask else {}
     extra = {"aux": {k: n for k, (_, n) in aux.items()}} if spec.multitask else {}
     build_args = {"n_classes": len(labels_text), **inputs.dims(), **extra, **spec.settings(cfg)}
     model = spec.build(**build_args)
     model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=int(cfg["lr_patience"]))
-    counts = np.bincount(y[idx["train"]], minlength=len(labels_text)).astype(np.float32)
-    weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / len(counts), device=device)
-    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
+    optimizer = cfg.get("optimizer", "adamw")
+    if optimizer not in OPTIMIZERS:
+        raise KeyError(f"unknown optimizer {optimizer!r}; known: {sorted(OPTIMIZERS)}")
+    opt = OPTIMIZERS[optimizer](model.parameters(), cfg)
+    batch = int(cfg["batch_size"])
+    eval_batch = int(cfg.get("eval_batch_size", batch))  # R2's sequence models mix a batch's clips
+    sched, sched_steps_on = make_schedule(opt, cfg, -(-len(idx["train"]) // batch), has_val)
+    loss_fn = make_loss(cfg, y[idx["train"]], len(labels_text), device)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    batch = int(cfg["batch_size"])
     run_cfg = {k: v for k, v in cfg.items() if k not in ("device",)} | {
         "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol}
     ckpt = Checkpoint(paths.out.parent / "checkpoints" / f"fold{fold}.pt", run_cfg,
@@ -145,16 +199,23 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
+                if sched_steps_on == "batch":
+                    sched.step()
                 total, n = total + loss.item() * len(t), n + len(t)
-            val = classification(y[idx["val"]], _predict(model, inputs, idx["val"], batch, device), labels_text, "val")
-            sched.step(val["val/ua"])
-            row = {"epoch": epoch, "train/loss": total / max(n, 1), "val/ua": val["val/ua"],
-                   "val/wa": val["val/wa"], "lr": opt.param_groups[0]["lr"]}
+            row = {"epoch": epoch, "train/loss": total / max(n, 1), "lr": opt.param_groups[0]["lr"]}
+            if has_val:
+                val = classification(y[idx["val"]], _predict(model, inputs, idx["val"], eval_batch, device),
+                                     labels_text, "val")
+                row.update({"val/ua": val["val/ua"], "val/wa": val["val/wa"]})
+            if sched_steps_on != "batch":
+                sched.step(*([row["val/ua"]] if sched_steps_on == "val" else []))
             history.append(row)
             mlrun.metrics(row, step=epoch)
-            bar.set_postfix(loss=f"{row['train/loss']:.3f}", val_ua=f"{row['val/ua']:.3f}")
-            if val["val/ua"] > best["val/ua"]:
-                best, bad_epochs = {"val/ua": val["val/ua"], "epoch": epoch, "model": snapshot(model)}, 0
+            bar.set_postfix(loss=f"{row['train/loss']:.3f}", val_ua=f"{row.get('val/ua', float('nan')):.3f}")
+            # without validation rows (R3's protocol) the last epoch is the one kept
+            if not has_val or row["val/ua"] > best["val/ua"]:
+                best = {"val/ua": row.get("val/ua"), "epoch": epoch, "model": snapshot(model)}
+                bad_epochs = 0
             else:
                 bad_epochs += 1
             ckpt.save({"epoch": epoch, "best": best, "history": history, "run_id": mlrun.run_id,
@@ -164,25 +225,24 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                 break
         if "model" in best:
             model.load_state_dict(best["model"])
-        scores = _predict(model, inputs, idx["test"], batch, device)
+        scores = _predict(model, inputs, idx["test"], eval_batch, device)
         result = classification(y[idx["test"]], scores, labels_text, "test")
         # test-time augmentation only where a clip has more than one view: for clips that fit
         # in one crop (or fixed vectors) its score would equal the plain one by construction
         with_views = inputs.distinct_views(idx["test"]) > 1
         result["tta/clips_with_views"] = float(with_views.mean())
         if with_views.any():
-            result.update(classification(y[idx["test"]], _predict_tta(model, inputs, idx["test"], batch, device),
+            result.update(classification(y[idx["test"]], _predict_tta(model, inputs, idx["test"], eval_batch, device),
                                          labels_text, "test_tta"))
         result.update({"labels": labels_text, "best_epoch": best.get("epoch"), "val/ua": best["val/ua"],
-                       "epochs_run": len(history), "protocol": protocol,
-                       "test_speakers": sorted(manifest["split_group"].iloc[idx["test"]].unique().tolist()), "wall_s": round(time.time() - t0, 2),
-                       "device": device.type, "mlflow_run_id": mlrun.run_id})
+                       "epochs_run": len(history), "protocol": protocol, "test_speakers": data.test_groups(),
+                       "wall_s": round(time.time() - t0, 2), "device": device.type, "mlflow_run_id": mlrun.run_id})
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
         predict.save(paths.out / "model.pt", variant, labels_text, run_cfg, inputs.state(),
                      network=model, build_args=build_args)
         result["mlflow_model_uri"] = mlrun.model(paths.out / "model.pt")
         save_predictions(paths.out / "predictions.npz", manifest, y, idx, scores,
-                         _predict(model, inputs, idx["val"], batch, device))
+                         _predict(model, inputs, idx["val"], eval_batch, device))
         write_history(paths.out / HISTORY_FILE, history)
         write_json(paths.out / "metrics.json", result)
         mlrun.artifact(paths.out / "metrics.json")
