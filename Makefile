@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-translate-ravdess bench-faces-fer2013 bench-features bench-workflow pull
+.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-ser-references bench-translate-ravdess bench-faces-fer2013 bench-features bench-workflow pull
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -46,11 +46,18 @@ bench-ser-ravdess: setup
 
 # The variants that config/bench_ravdess_cpu.yaml leaves out, one fold each: their wall time on this machine
 FOLD0 := $(foreach v,r4_multitask bigru_logmel bilstm_logmel attention_logmel r2_alexnet1d r2_resnet1d,\
-	data/models/ser/ravdess/$(v)/speaker/fold0/metrics.json) \
-	$(foreach v,r2_alexnet1d r2_resnet1d,data/models/ser/ravdess/$(v)/augsplit/fold0/metrics.json)
+	data/models/ser/ravdess/$(v)/speaker/fold0/metrics.json)
 bench-ser-ravdess-fold0: setup
 	snakemake --cores all $(FOLD0) --configfile config/bench_ravdess.yaml
 	emoforge benchmark --out reports/benchmarks/ser_ravdess_fold0.json --ser $(FOLD0)
+
+# R2's and R3's own protocols on RAVDESS, one split each (random_state 0), with their code's
+# full schedules (R3: 600 epochs at batch 1024): about 1.5 h on 2 CPU cores
+REFERENCE_RUNS := data/models/ser/ravdess/r3_cnn1d/r3split/fold0/metrics.json \
+	$(foreach v,r2_alexnet1d r2_resnet1d r2_gru r2_lstm r2_attention,data/models/ser/ravdess/$(v)/r2split/fold0/metrics.json)
+bench-ser-references: setup
+	snakemake --cores all $(REFERENCE_RUNS) --configfile config/bench_ravdess.yaml
+	emoforge benchmark --out reports/benchmarks/ser_ravdess_references.json --ser $(REFERENCE_RUNS)
 
 # WORLD converters on real RAVDESS (R1's clips and actor split): WAVs, metrics, benchmark rows
 bench-translate-ravdess: setup

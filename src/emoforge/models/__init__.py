@@ -94,6 +94,13 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
             "logistic regression", family="sklearn",
             # 6373 values want ~30x stronger regularisation than eGeMAPS' 88; large C also fits slowly
             options={"C_grid": [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03]}),
+    Variant("egemaps_svm", "ser", "egemaps", "classic:linear_svm",
+            "eGeMAPS functionals, per-speaker z-scores, linear SVM (softmax temperature fitted "
+            "out of fold)", family="sklearn"),
+    Variant("compare_svm", "ser", "compare", "classic:linear_svm",
+            "ComParE 2016 functionals, per-speaker z-scores, linear SVM (softmax temperature "
+            "fitted out of fold)", family="sklearn",
+            options={"C_grid": [0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01]}),
     Variant("fusion_cnn_compare", "ser", "predictions", None,
             "ours: late fusion of cnn_logmel and compare_linear, weights picked on validation speakers",
             family="fusion", members=("cnn_logmel", "compare_linear")),

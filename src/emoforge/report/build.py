@@ -81,8 +81,29 @@ def benchmark(ser_paths: list[str], out: Path) -> dict:
           ser_table(pd.DataFrame(rows)), "", "Published results on the same corpus:", "",
           "| system | metric | value | protocol |", "|---|---|---|---|"]
     md += [f"| {p['system']} | {p['metric'].upper()} | {p['value']:.3f} | {p['protocol']} |" for p in pub]
+    md += reference_table(rows)
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     return result
+
+
+def reference_table(rows: list[dict]) -> list[str]:
+    """The reference projects' printed figures beside our runs of the same variant and protocol."""
+    references = yaml.safe_load((Path(__file__).parent / "references.yaml").read_text())
+    lines = []
+    for ref in references:
+        title = protocol_title(ref["protocol"])
+        ours = [r for r in rows if r["variant"] == ref["variant"] and r["metric"] == ref["metric"]
+                and r["protocol"].startswith(title)]
+        for r in ours:
+            trained = ref.get("train_corpus", ref["corpus"])
+            lines.append(f"| {ref['reference']} | `{ref['variant']}` | {title} | {ref['code']:.3f} on {trained}"
+                         f"{' → ' + ref['corpus'] if trained != ref['corpus'] else ''} | {ref['writeup']} | "
+                         f"{fmt(r)} on {r['corpus']} ({r['folds']} split{'s' if r['folds'] > 1 else ''}) |")
+    if not lines:
+        return []
+    return ["", "The reference projects as their code ran them (accuracy = WA):", "",
+            "| reference | variant | protocol | their code printed | their write-up | emoforge |",
+            "|---|---|---|---|---|---|", *lines]
 
 
 def single_rows(task: str, paths: list[str], metrics: dict[str, str], protocol: str) -> tuple[list[dict], dict]:
