@@ -123,6 +123,18 @@ def test_reference_networks_have_their_codes_shapes():
     assert alexnet(x).shape == resnet(x).shape == (4, 6)
 
 
+def test_r4_network_is_r4s_and_weighs_its_auxiliary_losses_as_r4_did():
+    r4 = models.get("r4_multitask").build(n_classes=6, n_mels=64, aux={"gender": 2, "vad": 3})
+    assert r4.shared[1].in_features == 64 * 31 * 31 and r4.shared[0].p == r4.shared[3].p == 0.8
+    out = r4(torch.randn(2, 128, 128))
+    assert out["emotion"].shape == (2, 6) and out["gender"].shape == (2, 2) and out["vad"].shape == (2, 3)
+    losses = {"gender": torch.tensor(2.0), "vad": torch.tensor(4.0)}
+    s = 0.5  # softmax of two zero weights
+    assert torch.isclose(r4.weigh(losses), torch.tensor(np.exp(-s) * 6.0 + 2 * s, dtype=torch.float32))
+    from emoforge.models.ser_cnn import SimAM
+    assert not list(SimAM().parameters())  # SimAM has no parameters
+
+
 @pytest.mark.parametrize("variant", ["r2_gru", "r2_lstm", "r2_attention"])
 def test_r2_sequence_models_mix_the_clips_of_a_batch_as_r2s_code_did(variant):
     torch.manual_seed(0)
@@ -139,3 +151,21 @@ def test_recipes_sit_between_the_ser_section_and_the_users_overrides():
     assert r3.training(ser)["epochs"] == 600 and r3.training(ser)["protocols"] == ["speaker", "r3split"]
     assert r3.training({**ser, "overrides": {"r3_cnn1d": {"epochs": 7}}})["epochs"] == 7
     assert models.get("cnn_logmel").training(ser)["epochs"] == 20
+
+
+def test_report_draws_a_cross_corpus_matrix_with_the_speaker_protocol_on_its_diagonal(tmp_path):
+    import json
+
+    from emoforge.report.build import cross_tables
+
+    runs = {("a", "speaker", 0): 0.6, ("a", "speaker", 1): 0.8, ("a", "cross-b", 0): 0.3, ("b", "cross-a", 0): 0.4}
+    paths = []
+    for (corpus, protocol, fold), ua in runs.items():
+        path = tmp_path / "ser" / corpus / "v" / protocol / f"fold{fold}" / "metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"test/ua": ua}))
+        paths.append(str(path))
+    lines = cross_tables(paths)
+    assert "| trained on | a | b |" in lines
+    assert "| a | 0.700 | 0.300 |" in lines and "| b | 0.400 | — |" in lines
+    assert cross_tables(paths[:2]) == []  # no cross run: no matrix

@@ -220,6 +220,20 @@ def test_reference_recipes_train_on_their_own_split_and_keep_the_last_epoch(demo
                          "demo_speech", variant, 0, protocol)
 
 
+def test_r4_recipe_reads_whole_clips_as_128_pixel_images_and_predict_does_too(demo, tmp_path):
+    from emoforge import predict
+
+    cfg = {**models.get("r4_multitask").training(SER_CFG), "epochs": 1}
+    out = tmp_path / "r4_multitask" / "speaker" / "fold0"
+    r = ser_fit("r4_multitask")(cfg, ser.Paths(demo / "feat_speech", out), "demo_speech", "r4_multitask", 0)
+    assert r["test/n"] == 60 and "test_tta/ua" not in r  # one whole-clip view: no TTA to report
+    inputs = load_state(out / "model.pt")["inputs"]
+    assert inputs["resize"] == 128 and inputs["norm"] == "db_max"
+    clips = sorted((demo / "raw" / "speech").rglob("*.wav"))[:2]
+    rows = predict.load(out / "model.pt").predict_files(clips)
+    assert len(rows) == 2 and all(row["emotion"] in r["labels"] for row in rows)
+
+
 def test_r3_vector_has_259_values(demo):
     import pandas as pd
     table = pd.read_parquet(demo / "feat_speech" / "r3_mfcc259.parquet")

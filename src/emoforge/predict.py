@@ -94,13 +94,15 @@ class Recognizer:
 
     def _network_probabilities(self, x: list[np.ndarray]) -> np.ndarray:
         """Mean probabilities over crops spread along each clip, as the test_tta metric."""
-        from .train.inputs import crop
+        from .train.inputs import crop, resize_image
 
         self.network.eval()
         out = []
         with torch.no_grad():
             for clip in x:
-                if self.inputs["kind"] == "logmel":
+                if self.inputs.get("resize"):
+                    batch = torch.from_numpy(resize_image(clip, int(self.inputs["resize"]))[None])
+                elif self.inputs["kind"] == "logmel":
                     frames = self.inputs["frames"]
                     views = [crop(clip, frames, None, j / (TTA_VIEWS - 1)) for j in range(TTA_VIEWS)]
                     batch = torch.from_numpy(np.stack(views).astype(np.float32))

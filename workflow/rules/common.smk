@@ -103,10 +103,10 @@ def ser_json(w, **extra):
 
     ser = config["ser"]
     model = {w.variant: ser["model"][w.variant]} if w.variant in ser.get("model", {}) else {}
-    settings = {**models.get(w.variant, "ser").training(ser), "model": model, "folds": ser_folds(w.corpus),
-                "features": config["features"], **extra}  # features: how the audio was read, for `predict`
-    return json.dumps({k: v for k, v in {**settings, "seed": config["seed"], "device": config["device"]}.items()
-                       if k not in FAN_OUT_KEYS}, sort_keys=True)
+    training = {k: v for k, v in models.get(w.variant, "ser").training(ser).items() if k not in FAN_OUT_KEYS}
+    settings = {**training, "model": model, "folds": ser_folds(w.corpus), "seed": config["seed"],
+                "device": config["device"], "features": config["features"], **extra}
+    return json.dumps(settings, sort_keys=True)  # features: how the audio was read, for `predict`
 
 
 def cross_json(w):

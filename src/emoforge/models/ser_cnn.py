@@ -29,33 +29,48 @@ class LogMelCNN(nn.Module):
         return self.head(pooled)
 
 
-class FeatureMapAttention(nn.Module):
-    """Channel (squeeze-excitation) then spatial attention over CNN feature maps (CBAM-style)."""
+class SimAM(nn.Module):
+    """SimAM (Yang et al. 2021): parameter-free attention. Each activation is weighted by a
+    sigmoid of its energy, how far it stands out from its channel's mean."""
 
-    def __init__(self, channels: int, reduction: int = 4):
+    def __init__(self, lam: float = 1e-4):
         super().__init__()
-        self.channel = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, channels // reduction, 1),
-                                     nn.ReLU(inplace=True), nn.Conv2d(channels // reduction, channels, 1), nn.Sigmoid())
-        self.spatial = nn.Sequential(nn.Conv2d(2, 1, 7, padding=3), nn.Sigmoid())
+        self.lam = lam
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        h = h * self.channel(h)
-        return h * self.spatial(torch.cat([h.mean(1, keepdim=True), h.amax(1, keepdim=True)], 1))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[2] * x.shape[3] - 1
+        deviation = (x - x.mean(dim=(2, 3), keepdim=True)).pow(2)
+        energy = deviation / (4 * (deviation.sum(dim=(2, 3), keepdim=True) / n + self.lam)) + 0.5
+        return x * torch.sigmoid(energy)
 
 
-class MultitaskCNN(LogMelCNN):
-    """R4: the log-mel CNN with attention over its feature maps and auxiliary heads.
-    `aux` maps a task to its output size (classes, or 3 for valence/arousal/dominance)."""
+class R4CNN(nn.Module):
+    """R4's network: a 7x7 convolution of 32 (max-pool 4, stride 2), a 5x5 convolution of 64
+    (max-pool 3, stride 2), SimAM, then dropout 0.8 around a 2048-unit dense layer, and one
+    linear head per task. Its auxiliary losses are weighted by learned parameters w (through a
+    softmax): L_emotion + sum exp(-s_i) L_i + s_i, s = softmax(w). Input: (B, 128, 128) images
+    of the whole clip's log-mel spectrogram (`resize: 128` in its recipe)."""
 
-    def __init__(self, n_classes: int, n_mels: int = 64, width: int = 16, dropout: float = 0.3,
+    def __init__(self, n_classes: int, n_mels: int = 128, dropout: float = 0.8,
                  aux: dict[str, int] | None = None):
-        super().__init__(n_classes, n_mels, width, dropout)
-        chans = width * 8
-        self.body = nn.Sequential(*[m for block in self.body for m in (block, FeatureMapAttention(block[0].out_channels))])
-        self.aux = nn.ModuleDict({k: nn.Linear(2 * chans, n) for k, n in (aux or {}).items()})
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 32, 7, padding=3), nn.ReLU(inplace=True), nn.MaxPool2d(4, 2),
+                                  nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+                                  SimAM(),
+                                  # the identity on R4's 128x128 images (31x31 maps here); other
+                                  # inputs, such as log-mel crops, are brought to the same size
+                                  nn.AdaptiveMaxPool2d(31), nn.Flatten())
+        self.shared = nn.Sequential(nn.Dropout(dropout), nn.Linear(64 * 31 * 31, 2048), nn.ReLU(inplace=True),
+                                    nn.Dropout(dropout))
+        self.head = nn.Linear(2048, n_classes)
+        self.aux = nn.ModuleDict({k: nn.Linear(2048, n) for k, n in (aux or {}).items()})
+        self.task_weights = nn.Parameter(torch.zeros(max(1, len(self.aux))))
 
     def forward(self, x: torch.Tensor):
-        h = self.body(x.unsqueeze(1)).mean(dim=3).transpose(1, 2)
-        w = torch.softmax(self.attn(h), dim=1)
-        pooled = torch.cat([(w * h).sum(1), h.amax(1)], dim=1)
-        return {"emotion": self.head(pooled), **{k: head(pooled) for k, head in self.aux.items()}}
+        h = self.shared(self.body(x.unsqueeze(1)))
+        return {"emotion": self.head(h), **{k: head(h) for k, head in self.aux.items()}}
+
+    def weigh(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The auxiliary losses, weighted as R4's code weighs them."""
+        s = torch.softmax(self.task_weights, 0)
+        return sum(torch.exp(-s[i]) * losses[k] + s[i] for i, k in enumerate(self.aux) if k in losses)

@@ -42,6 +42,19 @@ def spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width
     return x
 
 
+def resize_image(mel: np.ndarray, size: int) -> np.ndarray:
+    """The whole clip as a size x size image, time stretched or squeezed (bilinear), as R4 did."""
+    image = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(mel, np.float32))[None, None],
+                                            size=(size, size), mode="bilinear", align_corners=False)
+    return image[0, 0].numpy()
+
+
+def db_max_norm(mels: list[np.ndarray], speakers: np.ndarray) -> list[np.ndarray]:
+    """Each clip in dB below its loudest bin, floored at -80 dB, scaled to 0..1 (R4's images)."""
+    db_per_neper = 10 / np.log(10)  # the shards hold natural-log power
+    return [np.maximum(db_per_neper * (m - m.max()), -80.0) / 80.0 + 1.0 for m in mels]
+
+
 def utterance_norm(mels: list[np.ndarray], speakers: np.ndarray) -> list[np.ndarray]:
     """Each clip minus its mean over its std: removes level and channel differences."""
     return [(m - m.mean()) / (m.std() + 1e-5) for m in mels]
@@ -61,7 +74,7 @@ def speaker_norm(mels: list[np.ndarray], speakers: np.ndarray) -> list[np.ndarra
     return out
 
 
-NORMS = {"utterance": utterance_norm, "speaker": speaker_norm}
+NORMS = {"utterance": utterance_norm, "speaker": speaker_norm, "db_max": db_max_norm}
 
 
 class LogMelInputs:
@@ -74,12 +87,14 @@ class LogMelInputs:
             raise KeyError(f"unknown log-mel normalisation {norm!r}; known: {sorted(NORMS)}")
         self.data = NORMS[norm](mels, self.manifest["speaker"].to_numpy())
         self.frames = int(cfg["frames"])
+        self.resize = cfg.get("resize")  # an int: whole clips as square images instead of crops
         self.complete = np.ones(len(self.data), dtype=bool)
         self.norm, self.trim = norm, bool(cfg.get("trim_silence", True))
 
     def state(self) -> dict:
         """What a model file needs to make these inputs from new recordings (emoforge.predict)."""
-        return {"kind": "logmel", "norm": self.norm, "trim_silence": self.trim, "frames": self.frames}
+        return {"kind": "logmel", "norm": self.norm, "trim_silence": self.trim, "frames": self.frames,
+                "resize": self.resize}
 
     def dims(self) -> dict:
         return {"n_mels": self.data[0].shape[1]}
@@ -98,14 +113,19 @@ class LogMelInputs:
         pass
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None, where: float = 0.5) -> torch.Tensor:
+        if self.resize:
+            return torch.from_numpy(np.stack([resize_image(self.data[i], int(self.resize)) for i in idx]))
         return torch.from_numpy(np.stack([crop(self.data[i], self.frames, rng, where) for i in idx]))
 
     def views(self, idx: np.ndarray, k: int = 5) -> list[torch.Tensor]:
         """Test-time augmentation: k crops spread from the start to the end of each clip."""
-        return [self.batch(idx, where=j / (k - 1)) for j in range(k)]
+        return [self.batch(idx, where=j / (k - 1)) for j in range(1 if self.resize else k)]
 
     def distinct_views(self, idx: np.ndarray, k: int = 5) -> np.ndarray:
-        """How many different crops each clip's views hold: 1 for a clip no longer than `frames`."""
+        """How many different crops each clip's views hold: 1 for a clip no longer than `frames`
+        (and for whole-clip images)."""
+        if self.resize:
+            return np.ones(len(idx), dtype=int)
         return np.array([min(k, max(1, len(self.data[i]) - self.frames + 1)) for i in idx])
 
     def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -202,8 +222,8 @@ def add_test_corpus(inputs, feature: str, cfg: dict) -> None:
         other.manifest[column] = f"{cross['test_corpus']}:" + other.manifest[column].astype(str)
     inputs.extend(other)
     inputs.manifest["emotion"] = inputs.manifest["emotion"].replace(label_map)
-    sides = inputs.manifest.groupby("side")["emotion"].agg(set)
-    shared = sides["train"] & sides["test"] - set(cfg.get("drop_emotions", []))
+    emotions = {side: set(inputs.manifest.loc[inputs.manifest["side"] == side, "emotion"]) for side in ("train", "test")}
+    shared = emotions["train"] & emotions["test"] - set(cfg.get("drop_emotions", []))
     if len(shared) < 2:
         raise ValueError(f"cross protocol: the corpora share {sorted(shared)} after the label map "
                          f"{label_map}; need two emotions or more")

@@ -47,15 +47,24 @@ def aux_targets(manifest) -> dict[str, tuple[np.ndarray, int]]:
     return out
 
 
-def _aux_loss(out: dict, aux: dict, part: np.ndarray, weights: dict, device) -> torch.Tensor:
-    loss = torch.zeros((), device=device)
+def aux_losses(out: dict, aux: dict, part: np.ndarray, device) -> dict[str, torch.Tensor]:
+    """Each auxiliary task's loss on a batch: cross-entropy (unknown targets ignored), or
+    mean squared error for valence/arousal/dominance."""
+    losses = {}
     for task, (targets, _) in aux.items():
         t = torch.from_numpy(targets[part]).to(device)
         if task == "vad":
-            loss = loss + weights.get(task, 0.3) * F.mse_loss(out[task].float(), t)
+            losses[task] = F.mse_loss(out[task].float(), t)
         elif (t >= 0).any():
-            loss = loss + weights.get(task, 0.3) * F.cross_entropy(out[task].float(), t, ignore_index=-100)
-    return loss
+            losses[task] = F.cross_entropy(out[task].float(), t, ignore_index=-100)
+    return losses
+
+
+def weigh_aux(model, losses: dict[str, torch.Tensor], weights: dict) -> torch.Tensor:
+    """A model's own weighting (R4's learned uncertainties), else fixed `aux_weights` (0.3)."""
+    if hasattr(model, "weigh"):
+        return model.weigh(losses)
+    return sum(weights.get(task, 0.3) * loss for task, loss in losses.items())
 
 
 def mixup_pairs(n: int, alpha: float, rng: np.random.Generator) -> tuple[float, np.ndarray]:
@@ -194,7 +203,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                         if w > 0:
                             loss = loss + w * loss_fn(_emotion(out), torch.from_numpy(y[rows]).to(device))
                             if aux:
-                                loss = loss + w * _aux_loss(out, aux, rows, cfg.get("aux_weights", {}), device)
+                                losses = aux_losses(out, aux, rows, device)
+                                loss = loss + w * weigh_aux(model, losses, cfg.get("aux_weights", {}))
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
