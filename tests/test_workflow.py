@@ -164,6 +164,22 @@ def test_folds_per_corpus_an_integer_or_one_per_speaker(tmp_path):
     assert "data/models/ser/demo_speech/cnn_logmel/speaker/fold3/metrics.json" not in out
 
 
+def test_cross_pairs_plan_one_job_each_with_the_test_corpus_in_its_settings(tmp_path):
+    wd = workdir(tmp_path)
+    (wd / "cross.yaml").write_text(
+        "corpora: {mine: {enabled: true, type: manifest, path: mine, manifest: m.csv, label_map: {ang: angry}}}\n"
+        "ser: {cross: {pairs: [{train: demo_speech, test: mine}], variants: [egemaps_linear],"
+        " label_map: {excited: happy}}}\n")
+    out = snakemake(wd, "-n", "-p", "--cores", "1", "train", "--configfile", "cross.yaml").stdout
+    assert "data/models/ser/demo_speech/egemaps_linear/cross-mine/fold0/metrics.json" in out
+    assert "data/features/mine/egemaps.parquet" in out and "--protocol cross" in out
+    assert '"cross": {"label_map": {"excited": "happy"}, "test_corpus": "mine", "test_features": ' \
+           '"data/features/mine"}' in out
+    (wd / "bad.yaml").write_text("ser: {cross: {pairs: [{train: demo_speech, test: crema_d}], variants: []}}\n")
+    p = snakemake(wd, "-n", "--cores", "1", "--configfile", "bad.yaml", check=False)
+    assert p.returncode != 0 and "enable both corpora" in p.stdout + p.stderr
+
+
 def test_make_run_puts_targets_before_the_config_files():
     """`--configfile` takes every word after it, so a target after it is read as a config file."""
     p = run(REPO, "make", "-n", "run", "CONFIG=config/papers.yaml config/ci.yaml", "TARGETS=reports/report.md")

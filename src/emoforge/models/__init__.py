@@ -50,7 +50,8 @@ class Variant:
 
 # R2's notebook (PyTorch): fixed epochs, the last one kept, no class weights, unscaled features.
 R2_RECIPE = {"protocols": ["speaker", "r2split"], "optimizer": "adam", "lr": 0.0005, "weight_decay": 0.0005,
-             "schedule": "multistep", "gamma": 0.2, "batch_size": 1000, "eval_batch_size": 100, "class_weights": "none",
+             "schedule": "multistep", "gamma": 0.2, "batch_size": 1000, "eval_batch_size": 100,
+             "class_weights": "none",
              "label_smoothing": 0.0, "mixup": 0.0, "scale": "none", "patience": 1000}
 R2_SEQUENCE_RECIPE = {"lr": 0.005, "weight_decay": 0.0, "epochs": 25, "milestones": []}
 

@@ -313,7 +313,8 @@ def curves_png(folds: list[Path], title: str, out: Path) -> None:
         table = pd.read_csv(path)
         fold = path.stem.rsplit("_", 1)[-1]
         loss_ax.plot(table["epoch"], table["train_loss"], label=fold)
-        ua_ax.plot(table["epoch"], table["val_ua"], label=fold)
+        if "val_ua" in table:  # R2's and R3's splits have no validation rows
+            ua_ax.plot(table["epoch"], table["val_ua"], label=fold)
     loss_ax.set_title("training loss"); ua_ax.set_title("validation UA")
     for ax in (loss_ax, ua_ax):
         ax.set_xlabel("epoch")

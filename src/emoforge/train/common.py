@@ -76,7 +76,8 @@ def _random_protocol(manifest, n_folds: int, fold: int, seed: int) -> dict[str, 
     return {"train": np.sort(train), "val": np.sort(parts[val]), "test": np.sort(parts[fold])}
 
 
-def holdout(manifest, test_size: float, val_size: float, stratify: bool, random_state: int) -> dict[str, np.ndarray]:
+def holdout(manifest, test_size: float, val_size: float, stratify: bool,
+            random_state: int) -> dict[str, np.ndarray]:
     """A reference's single random split (scikit-learn's train_test_split), then `val_size` of
     the training part for validation; val_size 0 leaves no validation rows, and the fit loop
     keeps its last epoch, as the references did."""

@@ -44,8 +44,8 @@ def spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width
 
 def resize_image(mel: np.ndarray, size: int) -> np.ndarray:
     """The whole clip as a size x size image, time stretched or squeezed (bilinear), as R4 did."""
-    image = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(mel, np.float32))[None, None],
-                                            size=(size, size), mode="bilinear", align_corners=False)
+    pixels = torch.from_numpy(np.ascontiguousarray(mel, np.float32))[None, None]
+    image = torch.nn.functional.interpolate(pixels, size=(size, size), mode="bilinear", align_corners=False)
     return image[0, 0].numpy()
 
 
@@ -222,7 +222,8 @@ def add_test_corpus(inputs, feature: str, cfg: dict) -> None:
         other.manifest[column] = f"{cross['test_corpus']}:" + other.manifest[column].astype(str)
     inputs.extend(other)
     inputs.manifest["emotion"] = inputs.manifest["emotion"].replace(label_map)
-    emotions = {side: set(inputs.manifest.loc[inputs.manifest["side"] == side, "emotion"]) for side in ("train", "test")}
+    side = inputs.manifest["side"]
+    emotions = {s: set(inputs.manifest.loc[side == s, "emotion"]) for s in ("train", "test")}
     shared = emotions["train"] & emotions["test"] - set(cfg.get("drop_emotions", []))
     if len(shared) < 2:
         raise ValueError(f"cross protocol: the corpora share {sorted(shared)} after the label map "
