@@ -2,7 +2,7 @@
 import numpy as np
 
 from conftest import write_wav
-from emoforge.features.audio import MelConfig, load_audio, log_mel, mfcc_stats, r2_kaggle, r3_mfcc259, trim_silence
+from emoforge.features.audio import MelConfig, load_audio, log_mel, mfcc_stats, r2_frames848, r3_mfcc259, trim_silence
 
 
 def test_stereo_48k_is_downmixed_and_resampled(tmp_path):
@@ -26,11 +26,11 @@ def test_vectors_have_their_fixed_lengths(tmp_path):
     path = write_wav(tmp_path / "v.wav", seconds=2.0)
     cfg = MelConfig()
     assert mfcc_stats(load_audio(path, 16000), cfg).shape == (4 * cfg.n_mfcc,)
-    assert r3_mfcc259(path, cfg).shape == (259,)  # shorter clips are padded to R3's 3 s
-    r2 = r2_kaggle(path, cfg)
-    assert r2.shape == (3, 162) and np.isfinite(r2).all()
-    assert not np.allclose(r2[0], r2[1]) and not np.allclose(r2[0], r2[2])  # the copies differ from the clip
-    assert np.array_equal(r2, r2_kaggle(path, cfg))  # the noise is seeded by the file name
+    r3 = r3_mfcc259(path, cfg)
+    assert r3.shape == (259,) and np.isnan(r3).any()  # a clip under 3.5 s ends in NaN, as in R3's table
+    r2 = r2_frames848(path, cfg)
+    assert r2.shape == (848,) and np.isfinite(r2).all()
+    assert np.array_equal(r2, r2_frames848(path, cfg))
     from emoforge.features.audio import VECTORS
     assert VECTORS["egemaps"](path, load_audio(path, 16000), cfg).shape == (88,)
     assert VECTORS["compare"](path, load_audio(path, 16000), cfg).shape == (6373,)
