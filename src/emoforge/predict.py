@@ -86,10 +86,10 @@ class Recognizer:
                              f"{MIN_SPEAKER_CLIPS} clips of one speaker in one call (got {len(audio)})")
         x = self.normalise(self.features(paths, audio))
         if self.linear is not None:
+            from .models.classic import softmax
+
             logits = np.stack(x) @ self.linear["coef"].numpy().T + self.linear["intercept"].numpy()
-            if logits.shape[1] == 1:  # scikit-learn's binary case keeps one column
-                logits = np.concatenate([np.zeros_like(logits), logits], 1)
-            return torch.softmax(torch.from_numpy(logits.astype(np.float32)), 1).numpy()
+            return softmax(logits.astype(np.float32)).astype(np.float32)
         return self._network_probabilities(x)
 
     def _network_probabilities(self, x: list[np.ndarray]) -> np.ndarray:

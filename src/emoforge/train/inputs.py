@@ -88,7 +88,6 @@ class LogMelInputs:
         self.data = NORMS[norm](mels, self.manifest["speaker"].to_numpy())
         self.frames = int(cfg["frames"])
         self.resize = cfg.get("resize")  # an int: whole clips as square images instead of crops
-        self.complete = np.ones(len(self.data), dtype=bool)
         self.norm, self.trim = norm, bool(cfg.get("trim_silence", True))
 
     def state(self) -> dict:
@@ -102,12 +101,15 @@ class LogMelInputs:
     def select(self, keep: np.ndarray) -> None:
         self.manifest = self.manifest[keep].reset_index(drop=True)
         self.data = [d for d, k in zip(self.data, keep) if k]
-        self.complete = self.complete[keep]
 
     def extend(self, other: "LogMelInputs") -> None:
         self.manifest = pd.concat([self.manifest, other.manifest], ignore_index=True)
         self.data = self.data + other.data
-        self.complete = np.concatenate([self.complete, other.complete])
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Every log-mel clip is whole (only fixed vectors can have values a recipe could not make)."""
+        return np.ones(len(self.data), dtype=bool)
 
     def fit(self, train_idx: np.ndarray) -> None:
         pass
