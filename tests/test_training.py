@@ -146,6 +146,42 @@ def test_fusion_picks_its_weights_on_validation_speakers(demo, ser_runs):
     assert np.allclose(probabilities(np.array([[0.0, np.log(3.0)]])), [[0.25, 0.75]])
 
 
+def test_log_loss_fusion_weighs_its_members_on_validation_speakers(demo, ser_runs):
+    from emoforge.train.fusion import probabilities
+    r, out = fit_fold(demo, ser_runs, "fusion_loglinear")
+    members = models.get("fusion_loglinear").members
+    assert r["method"] == "log_loss" and list(r["weights"]) == list(members)
+    assert all(w >= 0 for w in r["weights"].values()) and sum(r["weights"].values()) > 0
+
+    def val_log_loss(p, y):
+        return -np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean()
+
+    fused = np.load(out / "predictions.npz")
+    for member in members:  # each member alone is a point of the search: never better on validation
+        m = np.load(ser_runs / member / "speaker" / "fold1" / "predictions.npz")
+        assert np.array_equal(m["val_item_id"], fused["val_item_id"])
+        assert not set(m["item_id"]) & set(fused["val_item_id"])
+        alone = val_log_loss(probabilities(m["val_scores"]), m["val_y"])
+        assert val_log_loss(fused["val_scores"], fused["val_y"]) <= alone + 1e-6
+
+
+def test_statspool_cnn_scores_a_clip_alone_as_in_a_batch_padded_to_a_longer_one():
+    from emoforge.train.inputs import pad_batch
+    torch.manual_seed(0)
+    model = models.get("cnn_statspool").build(n_classes=5, n_mels=64).eval()
+    for layer in model.modules():  # trained statistics: an all-zero frame no longer maps to ~0
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.fill_(-1.0)
+    short, long = np.random.default_rng(0).normal(size=(2, 263, 64)).astype(np.float32)
+    short = short[:150]
+    with torch.no_grad():
+        alone = model(torch.from_numpy(short[None]))
+        padded = model(torch.from_numpy(pad_batch([short, long])))[:1]
+        tiny = model(torch.from_numpy(short[None, :5]))  # shorter than the four pools' stride
+    assert torch.allclose(alone, padded, atol=1e-4)
+    assert torch.isfinite(tiny).all()
+
+
 def test_tta_is_not_reported_when_every_clip_fits_in_one_crop(demo, tmp_path):
     """Clips shorter than `frames` give k identical views: a TTA score would equal the plain one."""
     cfg = {**SER_CFG, "frames": 3000}

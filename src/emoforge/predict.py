@@ -93,7 +93,8 @@ class Recognizer:
         return self._network_probabilities(x)
 
     def _network_probabilities(self, x: list[np.ndarray]) -> np.ndarray:
-        """Mean probabilities over crops spread along each clip, as the test_tta metric."""
+        """Mean probabilities over crops spread along each clip, as the test_tta metric; one pass
+        where the model reads whole clips (or whole-clip images)."""
         from .train.inputs import crop, resize_image
 
         self.network.eval()
@@ -102,6 +103,8 @@ class Recognizer:
             for clip in x:
                 if self.inputs.get("resize"):
                     batch = torch.from_numpy(resize_image(clip, int(self.inputs["resize"]))[None])
+                elif self.inputs.get("inference") == "whole":
+                    batch = torch.from_numpy(clip[None].astype(np.float32))
                 elif self.inputs["kind"] == "logmel":
                     frames = self.inputs["frames"]
                     views = [crop(clip, frames, None, j / (TTA_VIEWS - 1)) for j in range(TTA_VIEWS)]

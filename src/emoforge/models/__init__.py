@@ -58,6 +58,14 @@ R2_SEQUENCE_RECIPE = {"lr": 0.005, "weight_decay": 0.0, "epochs": 25, "milestone
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("cnn_logmel", "ser", "logmel", "ser_cnn:LogMelCNN",
             "2D CNN on log-mel with attention pooling"),
+    Variant("cnn_statspool", "ser", "logmel", "ser_cnn:StatsPoolCNN",
+            "ours: four blocks of two 3x3 convolutions, attentive statistics pooling over time; "
+            "per-speaker normalisation, SpecAugment, one-cycle AdamW for 30 epochs on 2 s crops, "
+            "whole clips at inference",
+            options={"width": 16, "dropout": 0.3},
+            recipe={"norm": "speaker", "frames": 200, "inference": "whole", "optimizer": "adamw",
+                    "schedule": "onecycle", "lr": 0.003, "weight_decay": 0.05, "epochs": 30,
+                    "patience": 30, "batch_size": 32, "label_smoothing": 0.1, "mixup": 0.0}),
     Variant("r4_multitask", "ser", "logmel", "ser_cnn:R4CNN",
             "R4: the whole clip's log-mel as a 128x128 image (dB below its peak), convolutions of 32 "
             "(7x7) and 64 (5x5) with max-pools, SimAM, dense 2048 between dropouts of 0.8; gender, "
@@ -112,7 +120,12 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
             options={"C_grid": [0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01]}),
     Variant("fusion_cnn_compare", "ser", "predictions", None,
             "ours: late fusion of cnn_logmel and compare_linear, weights picked on validation speakers",
-            family="fusion", members=("cnn_logmel", "compare_linear")),
+            family="fusion", members=("cnn_logmel", "compare_linear"), options={"method": "ua_grid"}),
+    Variant("fusion_loglinear", "ser", "predictions", None,
+            "ours: cnn_statspool with both functionals' LR and SVM, their log-probabilities "
+            "weighted to the lowest log-loss on the validation speakers",
+            family="fusion", options={"method": "log_loss"},
+            members=("cnn_statspool", "compare_linear", "compare_svm", "egemaps_linear", "egemaps_svm")),
     Variant("unet_gan", "translate", "logmel",
             "translate_unet:generator_and_discriminator",
             "R1: conditional UNet generator + PatchGAN, BCE + L1"),

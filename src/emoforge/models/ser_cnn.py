@@ -74,3 +74,45 @@ class R4CNN(nn.Module):
         """The auxiliary losses, weighted as R4's code weighs them."""
         s = torch.softmax(self.task_weights, 0)
         return sum(torch.exp(-s[i]) * losses[k] + s[i] for i, k in enumerate(self.aux) if k in losses)
+
+
+def _within(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B, frames) True where a frame is inside its clip."""
+    return torch.arange(frames, device=lengths.device)[None] < lengths[:, None]
+
+
+class StatsPoolCNN(nn.Module):
+    """(B, T, mels) -> (B, classes). Four blocks of two 3x3 convolutions (BN, ReLU) and a 2x2
+    max-pool, then attentive statistics pooling over time (Okabe et al. 2018): an attention-
+    weighted mean and standard deviation of each frame's (channel x band) vector.
+
+    A batch may hold whole clips of any length, zero-padded at the end: a clip ends at its last
+    frame that is not all zero, and every convolution's input past that end is set to zero, as
+    its own padding would be. So a clip scores the same alone or in a padded batch."""
+
+    def __init__(self, n_classes: int, n_mels: int = 64, width: int = 16, dropout: float = 0.3):
+        super().__init__()
+        chans = [1, width, width * 2, width * 4, width * 8]
+        self.blocks = nn.ModuleList(nn.ModuleList([_block(a, b, pool=False), _block(b, b, pool=False)])
+                                    for a, b in zip(chans, chans[1:]))
+        self.stride = 2 ** len(self.blocks)
+        frame_dim = chans[-1] * (n_mels // self.stride)
+        self.attn = nn.Sequential(nn.Linear(frame_dim, 128), nn.Tanh(), nn.Linear(128, 1))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * frame_dim, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        voiced = (x != 0).any(dim=2)
+        lengths = torch.where(voiced.any(1), x.shape[1] - voiced.flip(1).int().argmax(1), 0)
+        if x.shape[1] < self.stride:  # too short to survive the pools: pad to one pooled frame
+            x = nn.functional.pad(x, (0, 0, 0, self.stride - x.shape[1]))
+        h = x.unsqueeze(1)  # (B, 1, T, mels)
+        for convs in self.blocks:
+            for conv in convs:
+                h = conv(h * _within(lengths, h.shape[2])[:, None, :, None])
+            h, lengths = nn.functional.max_pool2d(h, 2), lengths // 2
+        h = h.permute(0, 2, 1, 3).flatten(2)  # (B, T', C * F')
+        inside = _within(lengths.clamp(min=1), h.shape[1])
+        w = torch.softmax(self.attn(h).squeeze(2).masked_fill(~inside, float("-inf")), dim=1).unsqueeze(2)
+        mean = (w * h).sum(1)
+        std = ((w * (h - mean.unsqueeze(1)).pow(2)).sum(1) + 1e-5).sqrt()
+        return self.head(torch.cat([mean, std], dim=1))

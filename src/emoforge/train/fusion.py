@@ -1,5 +1,13 @@
-"""Late fusion of SER variants on one fold: a weighted mean of the members' class probabilities,
-the weights picked on the validation speakers' scores (never the test fold's)."""
+"""Late fusion of SER variants on one fold, its weights learnt on the validation speakers' scores
+(never the test fold's). Two ways, by the variant's `method` option:
+
+- `ua_grid`: a weighted mean of the members' probabilities, the weights (steps of 0.1) those
+  with the best validation UA. Few validation speakers make that choice noisy.
+- `log_loss`: a weighted sum of the members' log-probabilities (a product of experts), the
+  non-negative weights those with the lowest validation log-loss. The loss is smooth and reads
+  every clip's probabilities, not only its top label; a weight is also a temperature, so
+  members calibrated differently (a CNN's logits, an SVM's fitted softmax) are put on one scale.
+"""
 from __future__ import annotations
 
 import itertools
@@ -9,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from scipy.optimize import minimize
+
 from .. import models, tracking
+from ..models.classic import softmax
 from ..evaluate.metrics import classification
 from .common import write_json
 from .ser import Paths, confusion_figure
@@ -19,14 +30,57 @@ def probabilities(scores: np.ndarray) -> np.ndarray:
     """Members save logits (torch) or probabilities (scikit-learn); fusion mixes probabilities."""
     if (scores >= 0).all() and np.allclose(scores.sum(1), 1, atol=1e-3):
         return scores
-    e = np.exp(scores - scores.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
+    return softmax(scores)
 
 
 def weight_grid(n: int, steps: int = 10) -> list[tuple[float, ...]]:
     """Every weighting of n members in 1/steps increments that sums to one."""
     return [tuple(c / steps for c in combo) for combo in itertools.product(range(steps + 1), repeat=n)
             if sum(combo) == steps]
+
+
+def ua_grid(val: list[np.ndarray], y_val: np.ndarray, labels: list[str], log) -> tuple[np.ndarray, float]:
+    """The grid weighting of probabilities with the best validation UA (ties: the first)."""
+    best = None
+    for step, w in enumerate(weight_grid(len(val))):
+        ua = classification(y_val, mix_probabilities(w, val), labels, "val")["val/ua"]
+        log(step, w, ua)
+        if best is None or ua > best[1] + 1e-9:
+            best = (np.array(w), ua)
+    return best
+
+
+def log_loss_weights(val: list[np.ndarray], y_val: np.ndarray, labels: list[str], log) -> tuple[np.ndarray, float]:
+    """Non-negative weights of the members' log-probabilities with the lowest validation
+    log-loss. Each member alone (weight 1, others 0) is a point of the search, so the fused
+    validation log-loss is never above any member's."""
+    logs = np.stack([np.log(np.clip(p, 1e-12, None)) for p in val])  # (members, clips, classes)
+    onehot = np.eye(logs.shape[2])[y_val]
+
+    def loss_and_grad(w):
+        p = softmax(np.tensordot(w, logs, 1))
+        loss = -np.log(np.clip((p * onehot).sum(1), 1e-12, None)).mean()
+        return loss, ((p - onehot)[None] * logs).sum(2).mean(1)
+
+    alone = [loss_and_grad(np.eye(len(val))[i])[0] for i in range(len(val))]
+    start = np.eye(len(val))[int(np.argmin(alone))]
+    found = minimize(loss_and_grad, start, jac=True, method="L-BFGS-B", bounds=[(0, None)] * len(val))
+    w = found.x if found.fun <= min(alone) else start
+    log(0, w, -float(loss_and_grad(w)[0]))
+    return w, classification(y_val, mix_log_probabilities(w, val), labels, "val")["val/ua"]
+
+
+def mix_probabilities(w, probs: list[np.ndarray]) -> np.ndarray:
+    return sum(wi * p for wi, p in zip(w, probs))
+
+
+def mix_log_probabilities(w, probs: list[np.ndarray]) -> np.ndarray:
+    return softmax(sum(wi * np.log(np.clip(p, 1e-12, None)) for wi, p in zip(w, probs)))
+
+
+# a fusion method: (how its weights are found, how they combine the members' probabilities)
+METRIC = {"ua_grid": "val/ua", "log_loss": "val/neg_log_loss"}  # what each logs per step
+METHODS = {"ua_grid": (ua_grid, mix_probabilities), "log_loss": (log_loss_weights, mix_log_probabilities)}
 
 
 def load_member(folder: Path) -> dict:
@@ -57,24 +111,30 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                for m in spec.members}
     _aligned(members, "item_id"), _aligned(members, "val_item_id")
     labels = next(iter(members.values()))["labels"]
+    method = spec.settings(cfg).get("method", "ua_grid")
+    if method not in METHODS:
+        raise KeyError(f"unknown fusion method {method!r}; known: {sorted(METHODS)}")
     val = [probabilities(m["val_scores"]) for m in members.values()]
     test = [probabilities(m["scores"]) for m in members.values()]
     y_val, y_test = _aligned(members, "val_y"), _aligned(members, "y")
     run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {
-        "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol, "members": list(spec.members)}
+        "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol, "members": list(spec.members),
+        "method": method}
     with tracking.run("ser", f"{corpus}/{variant}/{protocol}/fold{fold}", run_cfg,
                       tags={"task": "ser", "corpus": corpus, "variant": variant, "fold": str(fold),
                             "protocol": protocol, "device": "cpu"}, group=f"{corpus}/{variant}/{protocol}") as mlrun:
-        best = None
-        for step, w in enumerate(weight_grid(len(members))):
-            ua = classification(y_val, sum(wi * p for wi, p in zip(w, val)), labels, "val")["val/ua"]
-            mlrun.metrics({"val/ua": ua, **{f"weight/{m}": wi for m, wi in zip(members, w)}}, step=step)
-            if best is None or ua > best[0] + 1e-9:
-                best = (ua, w)
-        weights = dict(zip(members, best[1]))
-        scores = sum(wi * p for wi, p in zip(best[1], test))
+        find, mix = METHODS[method]
+
+        def log(step, w, score):
+            weights = {f"weight/{m}": float(wi) for m, wi in zip(members, w)}
+            mlrun.metrics({METRIC[method]: score, **weights}, step=step)
+
+        w, val_ua = find(val, y_val, labels, log)
+        weights = dict(zip(members, w.round(4).tolist()))
+        scores = mix(w, test)
         result = classification(y_test, scores, labels, "test")
-        result.update({"labels": labels, "val/ua": best[0], "weights": weights, "epochs_run": 1, "protocol": protocol,
+        result.update({"labels": labels, "val/ua": val_ua, "weights": weights, "method": method,
+                       "epochs_run": 1, "protocol": protocol,
                        "test_speakers": list(_aligned(members, "test_speakers")),
                        # what the fused model costs: its members' training plus the fusion itself
                        "wall_s": round(sum(m["wall_s"] for m in members.values()) + time.time() - t0, 2),
@@ -83,8 +143,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
         paths.out.mkdir(parents=True, exist_ok=True)
         np.savez(paths.out / "predictions.npz", item_id=_aligned(members, "item_id"), y=y_test, scores=scores,
-                 val_item_id=_aligned(members, "val_item_id"), val_y=y_val,
-                 val_scores=sum(wi * p for wi, p in zip(best[1], val)))
+                 val_item_id=_aligned(members, "val_item_id"), val_y=y_val, val_scores=mix(w, val))
         write_json(paths.out / "metrics.json", result)
         mlrun.artifact(paths.out / "metrics.json")
         mlrun.figure(confusion_figure(result["test/confusion"], labels, f"{corpus} {variant} fold {fold}"),

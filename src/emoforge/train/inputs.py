@@ -31,6 +31,15 @@ def crop(mel: np.ndarray, frames: int, rng: np.random.Generator | None, where: f
     return out
 
 
+def pad_batch(mels: list[np.ndarray]) -> np.ndarray:
+    """Whole clips in one batch, zero-padded at the end to the longest (models that read whole
+    clips take all-zero frames as padding)."""
+    out = np.zeros((len(mels), max(len(m) for m in mels), mels[0].shape[1]), dtype=np.float32)
+    for row, mel in zip(out, mels):
+        row[: len(mel)] = mel
+    return out
+
+
 def spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width_f: int = 8) -> torch.Tensor:
     """One time and one frequency mask per example (Park et al. 2019)."""
     x = x.clone()
@@ -88,12 +97,15 @@ class LogMelInputs:
         self.data = NORMS[norm](mels, self.manifest["speaker"].to_numpy())
         self.frames = int(cfg["frames"])
         self.resize = cfg.get("resize")  # an int: whole clips as square images instead of crops
+        self.inference = cfg.get("inference", "crop")  # whole: evaluate whole clips, not crops
+        if self.inference not in ("crop", "whole"):
+            raise ValueError(f"unknown inference {self.inference!r}; known: crop, whole")
         self.norm, self.trim = norm, bool(cfg.get("trim_silence", True))
 
     def state(self) -> dict:
         """What a model file needs to make these inputs from new recordings (emoforge.predict)."""
         return {"kind": "logmel", "norm": self.norm, "trim_silence": self.trim, "frames": self.frames,
-                "resize": self.resize}
+                "resize": self.resize, "inference": self.inference}
 
     def dims(self) -> dict:
         return {"n_mels": self.data[0].shape[1]}
@@ -117,16 +129,23 @@ class LogMelInputs:
     def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None, where: float = 0.5) -> torch.Tensor:
         if self.resize:
             return torch.from_numpy(np.stack([resize_image(self.data[i], int(self.resize)) for i in idx]))
+        if rng is None and self.inference == "whole":
+            return torch.from_numpy(pad_batch([self.data[i] for i in idx]))
         return torch.from_numpy(np.stack([crop(self.data[i], self.frames, rng, where) for i in idx]))
 
     def views(self, idx: np.ndarray, k: int = 5) -> list[torch.Tensor]:
         """Test-time augmentation: k crops spread from the start to the end of each clip."""
-        return [self.batch(idx, where=j / (k - 1)) for j in range(1 if self.resize else k)]
+        return [self.batch(idx, where=j / (k - 1)) for j in range(1 if self.one_view else k)]
+
+    @property
+    def one_view(self) -> bool:
+        """Whole-clip images and whole-clip inference see each clip once."""
+        return bool(self.resize) or self.inference == "whole"
 
     def distinct_views(self, idx: np.ndarray, k: int = 5) -> np.ndarray:
         """How many different crops each clip's views hold: 1 for a clip no longer than `frames`
         (and for whole-clip images)."""
-        if self.resize:
+        if self.one_view:
             return np.ones(len(idx), dtype=int)
         return np.array([min(k, max(1, len(self.data[i]) - self.frames + 1)) for i in idx])
 
