@@ -16,12 +16,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from scipy.optimize import minimize
 
 from .. import models, tracking
-from ..models.classic import softmax
 from ..evaluate.metrics import classification
+from ..models.classic import softmax
 from .common import write_json
 from .ser import Paths, confusion_figure
 
@@ -39,7 +38,8 @@ def weight_grid(n: int, steps: int = 10) -> list[tuple[float, ...]]:
             if sum(combo) == steps]
 
 
-def ua_grid(val: list[np.ndarray], y_val: np.ndarray, labels: list[str], log) -> tuple[np.ndarray, float]:
+def ua_grid(val: list[np.ndarray], y_val: np.ndarray, labels: list[str],
+            log) -> tuple[np.ndarray, float]:
     """The grid weighting of probabilities with the best validation UA (ties: the first)."""
     best = None
     for step, w in enumerate(weight_grid(len(val))):
@@ -50,7 +50,8 @@ def ua_grid(val: list[np.ndarray], y_val: np.ndarray, labels: list[str], log) ->
     return best
 
 
-def log_loss_weights(val: list[np.ndarray], y_val: np.ndarray, labels: list[str], log) -> tuple[np.ndarray, float]:
+def log_loss_weights(val: list[np.ndarray], y_val: np.ndarray, labels: list[str],
+                     log) -> tuple[np.ndarray, float]:
     """Non-negative weights of the members' log-probabilities with the lowest validation
     log-loss. Each member alone (weight 1, others 0) is a point of the search, so the fused
     validation log-loss is never above any member's."""
@@ -118,8 +119,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     test = [probabilities(m["scores"]) for m in members.values()]
     y_val, y_test = _aligned(members, "val_y"), _aligned(members, "y")
     run_cfg = {k: v for k, v in cfg.items() if k != "device"} | {
-        "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol, "members": list(spec.members),
-        "method": method}
+        "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol,
+        "members": list(spec.members), "method": method}
     with tracking.run("ser", f"{corpus}/{variant}/{protocol}/fold{fold}", run_cfg,
                       tags={"task": "ser", "corpus": corpus, "variant": variant, "fold": str(fold),
                             "protocol": protocol, "device": "cpu"}, group=f"{corpus}/{variant}/{protocol}") as mlrun:
