@@ -108,6 +108,13 @@ OPTIMIZERS = {
 }
 
 
+def make_optimizer(params, cfg: dict):
+    name = cfg.get("optimizer", "adamw")
+    if name not in OPTIMIZERS:
+        raise KeyError(f"unknown optimizer {name!r}; known: {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name](params, cfg)
+
+
 @dataclass(frozen=True)
 class Schedule:
     make: Callable  # (optimizer, cfg, batches per epoch) -> a torch scheduler
@@ -160,10 +167,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     build_args = {"n_classes": len(labels_text), **inputs.dims(), **extra, **spec.settings(cfg)}
     model = spec.build(**build_args)
     model.to(device)
-    optimizer = cfg.get("optimizer", "adamw")
-    if optimizer not in OPTIMIZERS:
-        raise KeyError(f"unknown optimizer {optimizer!r}; known: {sorted(OPTIMIZERS)}")
-    opt = OPTIMIZERS[optimizer](model.parameters(), cfg)
+    opt = make_optimizer(model.parameters(), cfg)
     batch = int(cfg["batch_size"])
     eval_batch = int(cfg.get("eval_batch_size", batch))  # R2's sequence models mix a batch's clips
     sched, sched_steps_on = make_schedule(opt, cfg, -(-len(idx["train"]) // batch), has_val)
