@@ -31,6 +31,23 @@ def write_wav(path: Path, seconds=1.0, sr=16000, channels=1, fmt="WAV") -> Path:
     return path
 
 
+def demo_speech(raw: Path, index: Path, features: Path, vectors: tuple[str, ...] = (),
+                logmel: bool = True, actors: int = 4) -> None:
+    """The synthetic speech corpus (RAVDESS layout) in `raw`, its index, and its log-mel shards
+    and the named vectors in `features`: what the SER tests train on."""
+    from emoforge.corpora import REGISTRY, write_index
+    from emoforge.features.audio import MelConfig
+    from emoforge.features.extract import extract_audio, extract_vectors
+
+    corpus = REGISTRY["demo_speech"]
+    corpus.download(raw, {"actors": actors})
+    write_index(corpus.index(raw, {}), index)
+    if logmel:
+        extract_audio(index, raw, features, MelConfig())
+    if vectors:
+        extract_vectors(index, raw, features, MelConfig(), vectors)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_mlflow(tmp_path, monkeypatch):
     """Every test logs into its own SQLite store, never the developer's mlflow.db."""

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from conftest import demo_speech
 from emoforge import registry
 from emoforge.cli import main
 from emoforge.corpora import REGISTRY, write_index
-from emoforge.features.audio import MelConfig
-from emoforge.features.extract import extract_images, extract_vectors
+from emoforge.features.extract import extract_images
 from emoforge.labels import FACE_EMOTIONS, SPEECH_TO_FACE
 from emoforge.train import face_classifier, faces, ser, ser_fit
 
@@ -38,11 +38,8 @@ def trained(tmp_path_factory):
         generator_dir = root / "models" / "faces" / "demo_faces" / "cgan"
         faces.fit(GAN_CFG, root / "feat_faces", classifier_dir / "classifier.pt", generator_dir,
                   "demo_faces", "cgan")
-        speech = REGISTRY["demo_speech"]
-        speech.download(root / "raw_speech", {"actors": 4})
-        write_index(speech.index(root / "raw_speech", {}), root / "speech.parquet")
-        extract_vectors(root / "speech.parquet", root / "raw_speech", root / "feat_speech", MelConfig(),
-                        ("r3_mfcc259",))
+        demo_speech(root / "raw_speech", root / "speech.parquet", root / "feat_speech", ("r3_mfcc259",),
+                    logmel=False)
         ser_dir = root / "models" / "ser" / "demo_speech" / "r3_cnn1d" / "speaker" / "fold0"
         ser_fit("r3_cnn1d")(SER_CFG, ser.Paths(root / "feat_speech", ser_dir), "demo_speech", "r3_cnn1d", 0)
     return {"root": root, "store": store, "classifier": classifier_dir / "classifier.pt",

@@ -8,11 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import demo_speech
 from emoforge import predict, registry
 from emoforge.cli import main
-from emoforge.corpora import REGISTRY, write_index
-from emoforge.features.audio import MelConfig
-from emoforge.features.extract import extract_audio, extract_vectors
 from emoforge.train import ser, ser_fit
 from emoforge.train.inputs import LogMelInputs
 
@@ -30,12 +28,7 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", store)
         mp.chdir(root)
-        speech = REGISTRY["demo_speech"]
-        speech.download(root / "raw", {"actors": 4})
-        write_index(speech.index(root / "raw", {}), root / "index.parquet")
-        extract_audio(root / "index.parquet", root / "raw", root / "features", MelConfig())
-        extract_vectors(root / "index.parquet", root / "raw", root / "features", MelConfig(),
-                        ("egemaps", "r3_mfcc259"))
+        demo_speech(root / "raw", root / "index.parquet", root / "features", ("egemaps", "r3_mfcc259"))
         runs = {}
         for variant in VARIANTS:
             out = root / "models" / "demo_speech" / variant / "speaker" / "fold0"

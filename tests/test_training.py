@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import demo_speech
 from emoforge import models
 from emoforge.corpora import REGISTRY, write_index
 from emoforge.features.audio import MelConfig
+from emoforge.features.extract import extract_images, extract_vectors, load_logmel
 from emoforge.labels import FACE_EMOTIONS
-from emoforge.features.extract import extract_audio, extract_images, extract_vectors, load_logmel
 from emoforge.train import face_classifier, faces, ser, ser_fit, translate
 from emoforge.train.common import fold_split, load_state, speaker_folds
 
@@ -39,12 +40,8 @@ def demo(tmp_path_factory):
     from emoforge.features import ssl
     ssl._LOADED["wavlm_base_plus"] = tiny_wavlm()  # stands in for the hub weights in the cache
     root = tmp_path_factory.mktemp("demo")
-    speech = REGISTRY["demo_speech"]
-    speech.download(root / "raw" / "speech", {"actors": 4})
-    write_index(speech.index(root / "raw" / "speech", {}), root / "speech.parquet")
-    extract_audio(root / "speech.parquet", root / "raw" / "speech", root / "feat_speech", MelConfig())
-    extract_vectors(root / "speech.parquet", root / "raw" / "speech", root / "feat_speech", MelConfig(),
-                    ("mfcc_stats", "r3_mfcc259", "r2_frames848", "egemaps", "compare", "wavlm_base_plus"))
+    demo_speech(root / "raw" / "speech", root / "speech.parquet", root / "feat_speech",
+                ("mfcc_stats", "r3_mfcc259", "r2_frames848", "egemaps", "compare", "wavlm_base_plus"))
     faces_ = REGISTRY["demo_faces"]
     faces_.download(root / "raw" / "faces", {"train_per_class": 12, "test_per_class": 4})
     write_index(faces_.index(root / "raw" / "faces", {}), root / "faces.parquet")
