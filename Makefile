@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-ser-references bench-ser-classic bench-translate-ravdess bench-faces-fer2013 bench-features bench-workflow pull
+.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-ser-references bench-ser-classic bench-ser-small bench-translate-ravdess bench-faces-fer2013 bench-features bench-workflow pull
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -65,6 +65,14 @@ CLASSIC_RUNS := $(foreach v,egemaps_svm compare_svm egemaps_linear compare_linea
 bench-ser-classic: setup
 	snakemake --cores all $(CLASSIC_RUNS) --configfile config/bench_ravdess.yaml
 	emoforge benchmark --out reports/benchmarks/ser_ravdess_classic.json --ser $(CLASSIC_RUNS)
+
+# The SER defaults on a small corpus (RAVDESS actors 15-24 as a manifest CSV, 520 clips, 5 folds)
+SMALL_RUNS := $(foreach v,cnn_logmel cnn_statspool egemaps_linear egemaps_svm compare_linear compare_svm \
+	fusion_cnn_compare fusion_loglinear,$(foreach k,0 1 2 3 4,data/models/ser/small/$(v)/speaker/fold$(k)/metrics.json))
+bench-ser-small: setup
+	$(PY) -m emoforge.bench.small_corpus --ravdess ../shared/data/ravdess-16k --out data/small/small.csv
+	snakemake --cores all $(SMALL_RUNS) --configfile config/bench_small.yaml
+	emoforge benchmark --out reports/benchmarks/ser_small.json --ser $(SMALL_RUNS)
 
 # WORLD converters on real RAVDESS (R1's clips and actor split): WAVs, metrics, benchmark rows
 bench-translate-ravdess: setup

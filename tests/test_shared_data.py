@@ -42,3 +42,16 @@ def test_index_real_fer2013_csv_head(tmp_path):
     # every row that parses is kept, with FER's integer code turned into the canonical name
     assert ok.sum() >= 1160
     assert (df.loc[ok, "raw_label"].astype(int).values == head.loc[ok.values, "emotion"].values).all()
+
+
+def test_the_small_corpus_benchmark_reads_ten_ravdess_actors_through_the_manifest_route(tmp_path):
+    from emoforge.bench.small_corpus import write_manifest
+    csv = tmp_path / "small" / "small.csv"
+    assert write_manifest(shared("ravdess-16k"), csv) == 520
+    index = REGISTRY["manifest"].index(csv.parent, {"manifest": "small.csv", "corpus": "small",
+                                                    "label_map": {e: e for e in ("neutral", "happy", "sad",
+                                                                                 "angry", "fearful", "disgust",
+                                                                                 "surprised")}})
+    df = pd.DataFrame([vars(i) for i in index])
+    assert (df["status"] == "ok").all() and df["speaker"].nunique() == 10
+    assert "calm" not in set(df["emotion"]) and df["emotion"].nunique() == 7
