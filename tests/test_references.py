@@ -169,3 +169,24 @@ def test_report_draws_a_cross_corpus_matrix_with_the_speaker_protocol_on_its_dia
     assert "| trained on | a | b |" in lines
     assert "| a | 0.700 | 0.300 |" in lines and "| b | 0.400 | — |" in lines
     assert cross_tables(paths[:2]) == []  # no cross run: no matrix
+
+
+def test_report_lists_each_fusions_member_weights_over_folds(tmp_path):
+    import json
+
+    from emoforge.report.build import fusion_weights
+
+    paths = []
+    folds = ({"cnn_statspool": 0.4, "compare_linear": 1.0}, {"cnn_statspool": 0.6, "compare_linear": 0.0})
+    for fold, w in enumerate(folds):
+        out = tmp_path / "ravdess" / "fusion_loglinear" / "speaker" / f"fold{fold}" / "metrics.json"
+        out.parent.mkdir(parents=True)
+        out.write_text(json.dumps({"weights": w, "method": "log_loss", "test/ua": 0.5}))
+        paths.append(str(out))
+    solo = tmp_path / "ravdess" / "cnn_statspool" / "speaker" / "fold0" / "metrics.json"
+    solo.parent.mkdir(parents=True)
+    solo.write_text(json.dumps({"test/ua": 0.5}))
+    md = fusion_weights(paths + [str(solo)])
+    assert "`fusion_loglinear` on ravdess" in md[0] and "method `log_loss`" in md[0]
+    assert md[2] == "| `cnn_statspool` | `compare_linear` |"
+    assert md[4] == "| 0.50 ± 0.14 | 0.50 ± 0.71 |"  # sample std over folds, as the tables

@@ -82,6 +82,8 @@ def benchmark(ser_paths: list[str], out: Path) -> dict:
           "| system | metric | value | protocol |", "|---|---|---|---|"]
     md += [f"| {p['system']} | {p['metric'].upper()} | {p['value']:.3f} | {p['protocol']} |" for p in pub]
     md += reference_table(rows)
+    weights = fusion_weights(ser_paths)
+    md += ["", "The fusions' weights, picked on each fold's validation speakers:", "", *weights] if weights else []
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     return result
 
@@ -286,6 +288,25 @@ def cross_tables(paths: list[str], name=lambda c: c) -> list[str]:
     return md
 
 
+def fusion_weights(paths: list[str], name=lambda c: c) -> list[str]:
+    """Per fusion, its members' weights (mean ± std over folds): what each member adds."""
+    weights = defaultdict(list)
+    for p in paths:
+        corpus, variant, protocol, _ = _parts(p, 4)
+        result = json.loads(Path(p).read_text())
+        if "weights" in result:
+            weights[(corpus, variant, protocol, result.get("method", "ua_grid"))].append(result["weights"])
+    md = []
+    for (corpus, variant, protocol, method), folds in sorted(weights.items()):
+        members = list(folds[0])
+        md += [f"`{variant}` on {name(corpus)} ({protocol_title(protocol)}, {len(folds)} folds; "
+               f"method `{method}`): each member's weight, mean ± std over folds", "",
+               "| " + " | ".join(f"`{m}`" for m in members) + " |", "|---" * len(members) + "|",
+               "| " + " | ".join("{:.2f} ± {:.2f}".format(*mean_std([f[m] for f in folds])) for m in members) + " |",
+               ""]
+    return md
+
+
 def learning_curves(ser_metrics, out_dir: Path) -> dict[tuple[str, str, str], list[Path]]:
     """Each SER fold's history.csv, copied to curves/ser_<corpus>_<variant>_<protocol>_fold<k>.csv
     (the folder `dvc plots show` draws); grouped by corpus x variant x protocol."""
@@ -376,6 +397,10 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
         if cross:
             md += ["### Cross-corpus", "", "Trained on one corpus (validation speakers from it too), tested on "
                    "every clip of another over the emotions both have (`ser.cross` in params.yaml).", ""] + cross
+        weights = fusion_weights(ser, name)
+        if weights:
+            md += ["### Fusion weights", "", "Picked on each fold's validation speakers, never its test "
+                   "speakers; a member with a weight near 0 did not help.", "", *weights]
         for (corpus, variant), (matrix, labels) in confusions.items():
             png = fig_dir / f"confusion_{corpus}_{variant}.png"
             confusion_png(matrix, labels, f"{name(corpus)} {variant} (all test folds)", png)
