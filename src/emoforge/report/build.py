@@ -78,9 +78,10 @@ def benchmark(ser_paths: list[str], out: Path) -> dict:
     corpora = {r["corpus"] for r in rows}
     pub = [p for p in yaml.safe_load((Path(__file__).parent / "published.yaml").read_text()) if p["corpus"] in corpora]
     md = [f"# SER benchmark: {', '.join(sorted(corpora))}", "", f"Device: {result['device']}; total {result['wall_s']} s.", "",
-          ser_table(pd.DataFrame(rows)), "", "Published results on the same corpus:", "",
-          "| system | metric | value | protocol |", "|---|---|---|---|"]
-    md += [f"| {p['system']} | {p['metric'].upper()} | {p['value']:.3f} | {p['protocol']} |" for p in pub]
+          ser_table(pd.DataFrame(rows))]
+    if pub:
+        md += ["", "Published results on the same corpus:", "", "| system | metric | value | protocol |", "|---|---|---|---|"]
+        md += [f"| {p['system']} | {p['metric'].upper()} | {p['value']:.3f} | {p['protocol']} |" for p in pub]
     md += reference_table(rows)
     weights = fusion_weights(ser_paths)
     md += ["", "The fusions' weights, picked on each fold's validation speakers:", "", *weights] if weights else []
