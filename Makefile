@@ -74,9 +74,11 @@ bench-ser-small: setup
 	snakemake --cores all $(SMALL_RUNS) --configfile config/bench_small.yaml
 	emoforge benchmark --out reports/benchmarks/ser_small.json --ser $(SMALL_RUNS)
 
-# WORLD converters on real RAVDESS (R1's clips and actor split): WAVs, metrics, benchmark rows
+# Every converter on real RAVDESS (R1's clips and actor split): WAVs, metrics, benchmark rows;
+# r1_unet8 trains R1's 50 epochs with a GPU, 2 without
 bench-translate-ravdess: setup
-	snakemake --cores all reports/benchmarks/translate_ravdess.json --configfile config/bench_translate_ravdess.yaml
+	snakemake --cores all reports/benchmarks/translate_ravdess.json --configfile config/bench_translate_ravdess.yaml \
+		$(if $(shell nvidia-smi -L 2>/dev/null),config/bench_translate_ravdess_gpu.yaml)
 
 # The face-emotion classifier and every face GAN on real FER-2013: classifier accuracy, conditional
 # accuracy, FID/KID/diversity in the classifier's features

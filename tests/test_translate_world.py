@@ -115,7 +115,7 @@ def test_no_conversion_returns_the_source_untouched():
 
     world = _world(100.0, 50)
     assert get("no_conversion")().convert(world, "neutral", "angry") is world
-    with pytest.raises(KeyError, match="unknown WORLD converter"):
+    with pytest.raises(KeyError, match="unknown converter"):
         get("cyclegan")
 
 
@@ -136,10 +136,10 @@ def demo_index(tmp_path_factory):
     return root / "index.parquet", root
 
 
-WORLD_VARIANTS = ["no_conversion", "prosody_baseline", "world_mlp"]
+WORLD_VARIANTS = ["no_conversion", "prosody_baseline", "world_mlp", "r1_unet8"]
 DEMO_CFG = {"subset": {"intensity": "normal", "repetition": "01", "sentence": "01"},
             "emotions": ["neutral", "angry", "sad"], "speakers": {"val": ["02"], "test": ["03"]},
-            "model": {"world_mlp": {"epochs": 4}}}
+            "model": {"world_mlp": {"epochs": 4}, "r1_unet8": {"epochs": 2}}}
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +180,9 @@ def test_each_world_variant_converts_held_out_speakers_and_writes_audio(world_ru
     if variant == "world_mlp":
         losses = result["converter"]["train_loss"]
         assert len(losses) == 4 and losses[-1] < losses[0]  # translate.world.model.world_mlp.epochs
+    if variant == "r1_unet8":  # one training utterance, each of its 3 emotions in turn as the input
+        assert result["converter"]["examples"] == 3 and len(result["converter"]["history"]) == 2
+        assert (folder / "checkpoint.pt").is_file()
     if variant == "prosody_baseline":
         assert set(result["converter"]) == {f"{a}->{b}" for a in cfg["emotions"] for b in cfg["emotions"] if a != b}
 
@@ -297,6 +300,10 @@ def test_translate_cli_converts_any_clip_with_a_trained_model(world_runs, demo_i
         shift = world_runs[variant][0]["converter"]
         rate = (shift if variant == "prosody_baseline" else shift["prosody"])["neutral->angry"]["rate"]
         assert len(audio) == pytest.approx(len(source) * rate, rel=0.05)
+    out = tmp_path / "r1_unet8.wav"  # R1's generator reads from 1 s in and keeps the length
+    _translate(clip, "--to", "angry", "-o", out, "--model", world_runs["r1_unet8"][1] / "model.pt")
+    audio, sr = sf.read(out)
+    assert sr == 16000 and len(audio) == pytest.approx(len(source) - sr, abs=0.04 * sr)
 
 
 def test_translate_cli_errors_say_what_is_wrong(world_runs, tmp_path, caplog):

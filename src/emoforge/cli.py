@@ -100,7 +100,7 @@ def cmd_translate_train(args) -> None:
 
 
 def cmd_translate_world(args) -> None:
-    """Convert held-out speakers' clips with a WORLD converter; a WAV per test pair, and metrics."""
+    """Convert held-out speakers' clips with a converter (WORLD or R1); a WAV per test pair, and metrics."""
     from .train.translate_world import fit
     r = fit(json.loads(args.cfg), Path(args.index), Path(args.root), Path(args.out), args.corpus, args.variant,
             workers=args.threads, judge_table=Path(args.judge_features) if args.judge_features else None)
@@ -111,7 +111,7 @@ def cmd_translate_world(args) -> None:
 
 
 def cmd_translate(args) -> None:
-    """Convert a recording to another emotion with a trained WORLD converter."""
+    """Convert a recording to another emotion with a trained converter."""
     from .translate_clip import translate_file
     model = translate_file(Path(args.input), Path(args.output), args.to, args.source_emotion,
                            Path(args.model) if args.model else None)

@@ -1,4 +1,4 @@
-"""`emoforge translate IN --to EMOTION -o OUT.wav`: one recording through a trained WORLD converter."""
+"""`emoforge translate IN --to EMOTION -o OUT.wav`: one recording through a trained converter."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,6 @@ import soundfile as sf
 
 from . import convert
 from .features.audio import read_utterance
-from .features.world import analyze, synthesize
 
 # Without --model: the first of these that the workflow has trained, in any corpus.
 PREFERRED = ("world_mlp", "prosody_baseline")
@@ -35,10 +34,10 @@ def translate_file(source: Path, output: Path, target: str, source_emotion: str 
     if directions and (source_emotion, target) not in directions:
         raise ValueError(f"this model never learnt {source_emotion} -> {target}")
     audio = read_utterance(source, model["sample_rate"])
-    world = analyze(audio, model["sample_rate"])
     converted = audio
     if converter.resynthesises:
-        converted = synthesize(converter.convert(world, source_emotion, target))
+        source_input = convert.read(converter, audio, model["sample_rate"])
+        converted = convert.render(converter, source_input, source_emotion, target, model["sample_rate"])
     output.parent.mkdir(parents=True, exist_ok=True)
     sf.write(output, converted, model["sample_rate"], subtype="PCM_16")
     return model_path

@@ -1,5 +1,6 @@
 # Emotion translation, held-out speakers for testing: log-mel GANs (emoforge.models) train on
-# log-mel shards; WORLD converters (emoforge.convert) read the audio and write a WAV per test pair.
+# log-mel shards; converters (emoforge.convert: WORLD ones and R1's r1_unet8) read the audio and write
+# a WAV per test pair.
 from emoforge import convert, models
 
 GAN_VARIANTS = sorted(name for name, v in models.REGISTRY.items() if v.task == "translate")
@@ -51,6 +52,8 @@ rule translate_world:
                                   "seed": config["seed"], "features": config["features"]}, sort_keys=True),
         root=raw_root,
     threads: 8  # capped at --cores locally; a cluster profile caps it with max-threads
+    resources:
+        gpu=lambda w: gpu_resources() if w.variant in convert.TRAINS_ON_GPU else 0,
     log:
         "logs/translate/{corpus}_{variant}.log",
     benchmark:

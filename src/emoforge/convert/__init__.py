@@ -1,12 +1,20 @@
-"""Emotion converters that work on WORLD features, one registry row each.
+"""Emotion converters, one registry row each.
 
 A converter learns from training pairs (the same speaker and sentence in two emotions) and
-turns a source clip's WORLD features into the target emotion's; the runner resynthesises
-and measures every variant the same way (emoforge.train.translate_world)."""
+turns a source clip into the target emotion. Most read WORLD features (`reads = "world"`) and
+return WORLD features, which are resynthesised; R1's reads the waveform in its own way
+(`reads = "audio"`, `read()`) and returns a waveform at its own `sample_rate`. The runner
+measures every variant the same way (emoforge.train.translate_world). `fit(pairs, checkpoint)`:
+a converter that trains for long resumes from `checkpoint`; the others fit in seconds and ignore it."""
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
+
+import numpy as np
+
+from ..features.audio import resample
+from ..features.world import analyze, synthesize
 
 # name -> "module:class" in this package, imported on use (the workflow reads the names while
 # it parses; the classes bring in torch and pyworld)
@@ -14,14 +22,33 @@ CONVERTERS = {
     "no_conversion": "prosody:NoConversion",
     "prosody_baseline": "prosody:ProsodyBaseline",
     "world_mlp": "spectral:SpectralMLP",
+    "r1_unet8": "r1:R1UNetConverter",
 }
+# converters whose training wants a GPU when there is one (the workflow gives their jobs one)
+TRAINS_ON_GPU = ("r1_unet8",)
 
 
 def get(variant: str):
     if variant not in CONVERTERS:
-        raise KeyError(f"unknown WORLD converter {variant!r}; known: {sorted(CONVERTERS)}")
+        raise KeyError(f"unknown converter {variant!r}; known: {sorted(CONVERTERS)}")
     module, name = CONVERTERS[variant].split(":")
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def read(converter, audio: np.ndarray, sample_rate: int, world=None):
+    """What `converter` converts, from a waveform at sample_rate (`world`: its WORLD analysis
+    when the caller has it already)."""
+    if converter.reads == "world":
+        return world if world is not None else analyze(audio, sample_rate)
+    return converter.read(resample(audio, sample_rate, converter.sample_rate))
+
+
+def render(converter, source, source_emotion: str, target_emotion: str, sample_rate: int) -> np.ndarray:
+    """The converted waveform at sample_rate."""
+    converted = converter.convert(source, source_emotion, target_emotion)
+    if converter.reads == "world":
+        return synthesize(converted)
+    return resample(converted, converter.sample_rate, sample_rate)
 
 
 def save(converter, variant: str, sample_rate: int, path: Path) -> None:

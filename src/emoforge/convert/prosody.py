@@ -4,6 +4,7 @@ spectral envelope's shape and resynthesise with WORLD. And the floor: no convers
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -61,8 +62,9 @@ class Shift:
 class NoConversion:
     """The source itself: every metric's floor. Its audio is the source recording."""
     resynthesises = False
+    reads = "world"
 
-    def fit(self, pairs) -> None:
+    def fit(self, pairs, checkpoint: Path | None = None) -> None:
         return None
 
     def convert(self, world: World, source: str, target: str) -> World:
@@ -85,11 +87,12 @@ class NoConversion:
 class ProsodyBaseline:
     """One Shift per ordered (source, target) emotion pair seen in training."""
     resynthesises = True
+    reads = "world"
 
     def __init__(self):
         self.shifts: dict[tuple[str, str], Shift] = {}
 
-    def fit(self, pairs) -> None:
+    def fit(self, pairs, checkpoint: Path | None = None) -> None:
         """pairs: (source World, target World, source emotion, target emotion)."""
         grouped: dict[tuple[str, str], tuple[list, list]] = {}
         for source, target, source_emotion, target_emotion in pairs:

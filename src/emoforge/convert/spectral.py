@@ -9,6 +9,7 @@ structure of the voice is kept; F0, rate and aperiodicity come from the baseline
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ def with_context(mcep: np.ndarray, context: int) -> np.ndarray:
 
 class SpectralMLP:
     resynthesises = True
+    reads = "world"
 
     def __init__(self, context: int = 2, hidden: int = 256, epochs: int = 6, batch_size: int = 512,
                  lr: float = 1e-3, seed: int = 0):
@@ -57,7 +59,7 @@ class SpectralMLP:
                              nn.Linear(self.hidden, self.hidden), nn.GELU(),
                              nn.Linear(self.hidden, outputs))
 
-    def fit(self, pairs) -> None:
+    def fit(self, pairs, checkpoint: Path | None = None) -> None:
         pairs = list(pairs)
         self.prosody.fit(pairs)
         self.emotions = sorted({e for *_, s, t in pairs for e in (s, t)})

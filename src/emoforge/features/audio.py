@@ -29,11 +29,15 @@ class MelConfig:
 def load_audio(path, sample_rate: int) -> np.ndarray:
     """Read any libsndfile format; downmix to mono; resample (soxr HQ) to sample_rate."""
     audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    if sr != sample_rate:
-        import soxr
-        audio = soxr.resample(audio, sr, sample_rate, quality="HQ").astype(np.float32)
-    return audio
+    return resample(audio.mean(axis=1), sr, sample_rate)
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """float32 audio at to_rate (soxr HQ); the same array when the rates agree."""
+    if from_rate == to_rate:
+        return audio
+    import soxr
+    return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
 
 
 MIN_SECONDS, MAX_SECONDS = 0.3, 30.0  # one utterance: what `emoforge translate` and `predict` take

@@ -26,7 +26,7 @@ from ..evaluate.judge import EmotionJudge
 from ..evaluate.voice import dnsmos, speaker_embedding
 from ..features.audio import VECTORS, MelConfig, load_audio
 from ..features.extract import map_files
-from ..features.world import World, analyze, synthesize
+from ..features.world import analyze, synthesize
 from .common import fold_split, write_json
 
 METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error", "speaker_sim") + tuple(
@@ -98,22 +98,23 @@ class Reference:
     resynth_quality: dict       # DNSMOS of its WORLD copy-synthesis: the vocoder's own ceiling
 
 
-def _analyse(job: tuple[Path, bool], sample_rate: int) -> tuple[World, Reference | None]:
-    """The clip's WORLD features, whole (what converters convert and learn from), and, for a
+def _analyse(job: tuple[Path, bool], sample_rate: int, converter) -> tuple[object, Reference | None]:
+    """The clip as the converter reads it, whole (what it converts and learns from), and, for a
     test clip, what conversions are measured against."""
     path, is_test = job
     audio = load_audio(path, sample_rate)
-    world = analyze(audio, sample_rate)
+    world = analyze(audio, sample_rate) if is_test or converter.reads == "world" else None
+    source = convert.read(converter, audio, sample_rate, world)
     if not is_test:
-        return world, None
+        return source, None
     tracks = Tracks.of(analyze_for_eval(audio, sample_rate))
-    return world, Reference(tracks, speaker_embedding(audio, sample_rate), dnsmos(audio, sample_rate),
-                            dnsmos(synthesize(world), sample_rate))
+    return source, Reference(tracks, speaker_embedding(audio, sample_rate), dnsmos(audio, sample_rate),
+                             dnsmos(synthesize(world), sample_rate))
 
 
 @dataclass(frozen=True)
 class PairJob:
-    source: World
+    source: object  # what the converter reads: WORLD features, or R1's spectrogram image
     source_path: Path
     source_emotion: str
     target_emotion: str
@@ -127,7 +128,7 @@ def _convert_one(job: PairJob, converter, sample_rate: int, judge_feature: str |
     """One test pair: convert, write the WAV, measure it against the target; the judge's
     functionals of the WAV when there is a judge."""
     if converter.resynthesises:
-        audio = synthesize(converter.convert(job.source, job.source_emotion, job.target_emotion))
+        audio = convert.render(converter, job.source, job.source_emotion, job.target_emotion, sample_rate)
         tracks, quality = Tracks.of(analyze_for_eval(audio, sample_rate)), dnsmos(audio, sample_rate)
         voice = speaker_embedding(audio, sample_rate)
     else:  # the source recording itself
@@ -189,17 +190,18 @@ def fit(cfg: dict, index_path: Path, root: Path, out: Path, corpus: str, variant
         raise ValueError(f"{index_path}: no {part} pairs to measure")
     test_clips = {i for pair in test for i in pair}
     needed = sorted(test_clips | {i for pair in split.pairs["train"] for i in pair})
-    analysed = list(map_files(partial(_analyse, sample_rate=sample_rate),
+    converter = convert.get(variant)(**cfg.get("model", {}).get(variant, {}))
+    analysed = list(map_files(partial(_analyse, sample_rate=sample_rate, converter=converter),
                               [(paths[i], i in test_clips) for i in needed], workers,
-                              f"WORLD analysis {corpus}", chunksize=4))
-    worlds = {i: world for i, (world, _) in zip(needed, analysed)}
+                              f"analysis {corpus}", chunksize=4))
+    sources = {i: source for i, (source, _) in zip(needed, analysed)}
     refs = {i: ref for i, (_, ref) in zip(needed, analysed)}
 
-    converter = convert.get(variant)(**cfg.get("model", {}).get(variant, {}))
-    converter.fit([(worlds[s], worlds[t], emotions[s], emotions[t]) for s, t in split.pairs["train"]])
+    converter.fit([(sources[s], sources[t], emotions[s], emotions[t]) for s, t in split.pairs["train"]],
+                  checkpoint=out / "checkpoint.pt")
 
     names = [f"{Path(paths[s]).stem}_to_{emotions[t]}.wav" for s, t in test]
-    jobs = [PairJob(worlds[s], paths[s], emotions[s], emotions[t], refs[s], refs[t], out / "audio" / name)
+    jobs = [PairJob(sources[s], paths[s], emotions[s], emotions[t], refs[s], refs[t], out / "audio" / name)
             for (s, t), name in zip(test, names)]
     work = partial(_convert_one, converter=converter, sample_rate=sample_rate,
                    judge_feature=judge.feature if judge else None,
