@@ -55,12 +55,12 @@ def log_loss_weights(val: list[np.ndarray], y_val: np.ndarray, labels: list[str]
     """Non-negative weights of the members' log-probabilities with the lowest validation
     log-loss. Each member alone (weight 1, others 0) is a point of the search, so the fused
     validation log-loss is never above any member's."""
-    logs = np.stack([np.log(np.clip(p, 1e-12, None)) for p in val])  # (members, clips, classes)
+    logs = np.stack([log_probabilities(p) for p in val])  # (members, clips, classes)
     onehot = np.eye(logs.shape[2])[y_val]
 
     def loss_and_grad(w):
         p = softmax(np.tensordot(w, logs, 1))
-        loss = -np.log(np.clip((p * onehot).sum(1), 1e-12, None)).mean()
+        loss = -log_probabilities((p * onehot).sum(1)).mean()
         return loss, ((p - onehot)[None] * logs).sum(2).mean(1)
 
     alone = [loss_and_grad(np.eye(len(val))[i])[0] for i in range(len(val))]
@@ -75,8 +75,13 @@ def mix_probabilities(w, probs: list[np.ndarray]) -> np.ndarray:
     return sum(wi * p for wi, p in zip(w, probs))
 
 
+def log_probabilities(p: np.ndarray) -> np.ndarray:
+    """log p with a floor: a member sure of the wrong class costs much, never infinity."""
+    return np.log(np.clip(p, 1e-12, None))
+
+
 def mix_log_probabilities(w, probs: list[np.ndarray]) -> np.ndarray:
-    return softmax(sum(wi * np.log(np.clip(p, 1e-12, None)) for wi, p in zip(w, probs)))
+    return softmax(sum(wi * log_probabilities(p) for wi, p in zip(w, probs)))
 
 
 # a fusion method: (how its weights are found, how they combine the members' probabilities)
