@@ -12,13 +12,11 @@ from emoforge.corpora import REGISTRY, write_index
 from emoforge.features.audio import MelConfig
 from emoforge.features.extract import extract_images, extract_vectors, load_logmel
 from emoforge.labels import FACE_EMOTIONS
-from emoforge.train import face_classifier, faces, ser, ser_fit, translate
+from emoforge.train import face_classifier, faces, ser, ser_fit
 from emoforge.train.common import fold_split, load_state, speaker_folds
 
 SER_CFG = dict(seed=0, folds=4, epochs=1, lr=1e-3, weight_decay=0.01, lr_patience=1, patience=3,
                frames=200, batch_size=16, device="cpu")
-TR_CFG = dict(seed=0, folds=4, epochs=1, frames=64, batch_size=8, lr=5e-4, weight_decay=1e-4, l1_weight=50,
-              label_smoothing=0.1, d_every=2, source_emotion="neutral", model={"unet_gan": {"width": 8}}, device="cpu")
 FACE_CFG = dict(seed=0, epochs=1, scored_per_class=20, model={"cgan": {"z_dim": 16, "width": 16}},
                 device="cpu")
 CLASSIFIER_CFG = dict(seed=0, epochs=2, width=8, embed_dim=32, batch_size=32, lr=3e-3, weight_decay=5e-4,
@@ -273,17 +271,6 @@ def test_r3_vector_has_259_values(demo):
     assert len(table) == 240 and sum(c.startswith("r3_mfcc259_") for c in table.columns) == 259
 
 
-def test_translation_one_epoch(demo, tmp_path):
-    r = translate.fit(TR_CFG, demo / "feat_speech", tmp_path / "tr", "demo_speech", "unet_gan")
-    assert r["test/pairs"] > 0 and r["test/mcd_db"] > 0 and r["test/mcd_db_no_conversion"] > 0
-    ex = np.load(tmp_path / "tr" / "example.npz")
-    assert ex["generated"].shape == ex["target"].shape == (64, 64)
-    # its checkpoint holds tensors and plain types only, and a longer run resumes it
-    assert load_state(tmp_path / "tr" / "checkpoint.pt")["progress"]["epoch"] == 0
-    r2 = translate.fit({**TR_CFG, "epochs": 2}, demo / "feat_speech", tmp_path / "tr", "demo_speech", "unet_gan")
-    assert r2["epochs_run"] == 2 and r2["mlflow_run_id"] == r["mlflow_run_id"]
-
-
 def test_face_classifier_is_chosen_on_validation_faces_and_tested_on_the_test_split(demo):
     from emoforge.evaluate.faces import load_classifier
     r = json.loads((demo / "face_classifier" / "metrics.json").read_text())
@@ -368,10 +355,6 @@ def test_every_variant_builds_and_runs_forward(name):
     elif v.task == "ser":
         for n in (162, 259):
             assert v.build(n_classes=5, n_features=n)(torch.randn(2, n)).shape == (2, 5)
-    elif v.task == "translate":
-        G, D = v.build(n_emotions=8, width=8)
-        x, o = torch.randn(2, 1, 64, 64), torch.eye(8)[:2]
-        assert G(x, o).shape == x.shape and D(x, x, o).dim() == 4
     else:
         from emoforge.train.faces import split_options
         _, build = split_options(name, {})
@@ -428,11 +411,6 @@ def test_best_weights_snapshot_does_not_follow_later_updates():
     assert torch.equal(best["weight"], before) and not torch.equal(model.weight.detach(), before)
 
 
-def test_translation_without_its_source_emotion_is_a_clear_error(demo, tmp_path):
-    with pytest.raises(ValueError, match="source emotion 'boredom' not in corpus"):
-        translate.fit({**TR_CFG, "source_emotion": "boredom"}, demo / "feat_speech", tmp_path, "demo_speech", "unet_gan")
-
-
 def test_unknown_feature_vector_is_named(demo, tmp_path):
     with pytest.raises(KeyError, match="unknown feature vector"):
         extract_vectors(demo / "speech.parquet", demo / "raw" / "speech", tmp_path, MelConfig(), ("is09",))
@@ -466,8 +444,6 @@ def test_ssl_embeddings_are_one_vector_per_clip(demo):
 KILLABLE = {
     "ser": (["--variant", "cnn_logmel", "--fold", "0", "--corpus", "demo_speech"], "feat_speech",
             {**SER_CFG, "epochs": 3, "patience": 5}, "../checkpoints/fold0.pt"),
-    "translate-train": (["--variant", "unet_gan", "--corpus", "demo_speech"], "feat_speech",
-                        {**TR_CFG, "epochs": 3}, "checkpoint.pt"),
     "faces": (["--variant", "cgan", "--corpus", "demo_faces", "--classifier", "{demo}/face_classifier/classifier.pt"],
               "feat_faces", {**FACE_CFG, "epochs": 3}, "checkpoint.pt"),
     "face-classifier": (["--corpus", "demo_faces"], "feat_faces", {**CLASSIFIER_CFG, "epochs": 3}, "checkpoint.pt"),

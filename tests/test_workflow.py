@@ -48,10 +48,10 @@ def merge(base: dict, over: dict) -> dict:
 def test_dry_run_with_real_corpora_lists_every_stage(tmp_path):
     wd = workdir(tmp_path)
     out = snakemake(wd, "-n", "--cores", "2", "--configfile", "config/papers.yaml").stdout
-    for rule in ("download", "index", "features_audio", "features_images", "ser_fold", "translate", "translate_world",
+    for rule in ("download", "index", "features_audio", "features_images", "ser_fold", "translate_world",
                  "faces", "report"):
         assert any(f"{kind} {rule}:" in out for kind in ("rule", "localrule", "checkpoint")), rule
-    for variant in ("no_conversion", "prosody_baseline", "unet_gan"):
+    for variant in ("no_conversion", "prosody_baseline", "world_mlp", "r1_unet8"):
         assert f"data/models/translate/ravdess/{variant}/metrics.json" in out
     assert "data/raw/ravdess/.emoforge-done" in out and "data/raw/crema_d/.emoforge-done" in out
     for corpus, folds in (("ravdess", 6), ("crema_d", 6), ("iemocap", 5)):  # folds: auto
@@ -83,7 +83,7 @@ def test_papers_pipeline_plans_the_real_corpora_from_its_own_folder(tmp_path):
     assert snakemake_ == "snakemake"
     plan = snakemake(tmp_path / "papers", "-n", *args).stdout
     jobs = dict(line.split() for line in plan.split("Job stats:")[1].splitlines()[3:] if len(line.split()) == 2)
-    assert jobs["features_images"] == "1" and jobs["translate_world"] == "3"  # FER-2013; RAVDESS
+    assert jobs["features_images"] == "1" and jobs["translate_world"] == "4"  # FER-2013; RAVDESS
     assert int(jobs["ser_fold"]) >= 6 * 10  # RAVDESS's 6 folds of every variant
 
 
@@ -111,8 +111,8 @@ def test_benchmark_plans_every_variant_and_the_cpu_config_leaves_out_the_slow_on
                              "compare_svm", "fusion_cnn_compare", "fusion_loglinear"}
     out = snakemake(wd, "-n", "--cores", "2", "reports/benchmarks/translate_ravdess.json",
                     "--configfile", "config/bench_translate_ravdess.yaml").stdout
-    assert "rule translate_world:" in out and "rule translate:" not in out
-    for variant in ("no_conversion", "prosody_baseline"):
+    assert "rule translate_world:" in out
+    for variant in ("no_conversion", "prosody_baseline", "world_mlp", "r1_unet8"):
         assert f"data/models/translate/ravdess/{variant}/pairs.csv" in out
 
 
@@ -180,6 +180,14 @@ def test_cross_pairs_plan_one_job_each_with_the_test_corpus_in_its_settings(tmp_
     assert p.returncode != 0 and "enable both corpora" in p.stdout + p.stderr
 
 
+def test_a_translation_variant_that_is_no_converter_stops_the_workflow_with_the_known_ones(tmp_path):
+    wd = workdir(tmp_path)
+    (wd / "old.yaml").write_text("translate: {variants: [no_conversion, unet_gan]}\n")
+    p = snakemake(wd, "-n", "--cores", "1", "--configfile", "old.yaml", check=False)
+    said = p.stdout + p.stderr
+    assert p.returncode != 0 and "translate.variants names ['unet_gan']" in said and "'r1_unet8'" in said
+
+
 def test_make_run_puts_targets_before_the_config_files():
     """`--configfile` takes every word after it, so a target after it is read as a config file."""
     p = run(REPO, "make", "-n", "run", "CONFIG=config/papers.yaml config/ci.yaml", "TARGETS=reports/report.md")
@@ -216,7 +224,7 @@ def test_demo_end_to_end(e2e):
     assert set(rows[0]) == {"task", "corpus", "variant", "protocol", "metric", "mean", "std", "folds"}
     report = (wd / "reports" / "report.md").read_text()
     assert "Synthetic data" in report and "demo_speech (synthetic)" in report
-    for fig in ("confusion_demo_speech_cnn_logmel", "spectrograms_demo_speech_unet_gan", "faces_demo_faces_cgan",
+    for fig in ("confusion_demo_speech_cnn_logmel", "faces_demo_faces_cgan",
                 "speech_to_face", "curves_demo_speech_cnn_logmel_speaker"):
         assert (wd / "reports" / "figures" / f"{fig}.png").stat().st_size > 1000
         assert f"figures/{fig}.png" in report

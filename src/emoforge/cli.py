@@ -92,13 +92,6 @@ def cmd_ser(args) -> None:
     print(f"test UA {r['test/ua']:.3f}  WA {r['test/wa']:.3f}  F1 {r['test/f1']:.3f}")
 
 
-def cmd_translate_train(args) -> None:
-    """Train a log-mel translation GAN on one corpus."""
-    fit, cfg = _train(args, "translate")
-    r = fit(cfg, Path(args.features), Path(args.out), args.corpus, args.variant)
-    print(f"test MCD {r['test/mcd_db']:.2f} dB (no conversion: {r['test/mcd_db_no_conversion']:.2f} dB)")
-
-
 def cmd_translate_world(args) -> None:
     """Convert held-out speakers' clips with a converter (WORLD or R1); a WAV per test pair, and metrics."""
     from .train.translate_world import fit
@@ -246,7 +239,6 @@ def main(argv: list[str] | None = None) -> None:
     stage("index", cmd_index, "corpus", "out", "root?")
     stage("features", cmd_features, "corpus", "index", "out-dir", "root?", "features?", "vectors+")
     stage("ser", cmd_ser, "corpus", "variant", "fold", "features", "out", "protocol?")
-    stage("translate-train", cmd_translate_train, "corpus", "variant", "features", "out")
     stage("translate-world", cmd_translate_world, "corpus", "variant", "index", "root", "out", "judge-features?")
     stage("face-classifier", cmd_face_classifier, "corpus", "features", "out")
     stage("faces", cmd_faces, "corpus", "variant", "features", "classifier", "out")

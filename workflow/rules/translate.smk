@@ -1,40 +1,19 @@
-# Emotion translation, held-out speakers for testing: log-mel GANs (emoforge.models) train on
-# log-mel shards; converters (emoforge.convert: WORLD ones and R1's r1_unet8) read the audio and write
-# a WAV per test pair.
+# Emotion translation, held-out speakers for testing: every converter (emoforge.convert: the WORLD
+# ones and R1's r1_unet8) reads the audio and writes a WAV per test pair.
 from emoforge import convert, models
 
-GAN_VARIANTS = sorted(name for name, v in models.REGISTRY.items() if v.task == "translate")
 WORLD_VARIANTS = sorted(convert.CONVERTERS)
+_unknown = sorted(set(config["translate"]["variants"]) - set(WORLD_VARIANTS))
+if _unknown:
+    raise WorkflowError(
+        f"translate.variants names {_unknown}; the converters are {WORLD_VARIANTS} (unet_gan, the "
+        "log-mel GAN without audio out, is retired: r1_unet8 is R1's GAN as its code built it)"
+    )
 JUDGE_FEATURE = models.get(config["translate"]["world"]["judge"]).feature
 # the conversion judge's vectors belong to the `prepare` stage, like every feature file
-JUDGE_FEATURES = (
-    expand("data/features/{corpus}/{feature}.parquet", corpus=TRANSLATE_CORPORA, feature=JUDGE_FEATURE)
-    if set(config["translate"]["variants"]) & set(WORLD_VARIANTS)
-    else []
+JUDGE_FEATURES = expand(
+    "data/features/{corpus}/{feature}.parquet", corpus=TRANSLATE_CORPORA, feature=JUDGE_FEATURE
 )
-
-
-rule translate:
-    input:
-        "data/features/{corpus}/logmel.parquet",
-    output:
-        metrics="data/models/translate/{corpus}/{variant}/metrics.json",
-        model="data/models/translate/{corpus}/{variant}/generator.pt",
-    wildcard_constraints:
-        variant="|".join(GAN_VARIANTS),
-    params:
-        cfg=lambda w: task_json("translate"),
-    threads: 2
-    resources:
-        gpu=gpu_resources(),
-    log:
-        "logs/translate/{corpus}_{variant}.log",
-    benchmark:
-        "logs/benchmarks/translate_{corpus}_{variant}.tsv"
-    shell:
-        "{EMOFORGE} translate-train --corpus {wildcards.corpus} --variant {wildcards.variant} --cfg {params.cfg:q} "
-        "--threads {threads} --features data/features/{wildcards.corpus} "
-        "--out data/models/translate/{wildcards.corpus}/{wildcards.variant} 2>&1 | tee {log}"
 
 
 rule translate_world:

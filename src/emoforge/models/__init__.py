@@ -14,7 +14,7 @@ from typing import Callable
 @dataclass(frozen=True)
 class Variant:
     name: str
-    task: str       # ser | translate | faces
+    task: str       # ser | faces (translation converters are emoforge.convert rows)
     feature: str    # which feature file it reads
     factory: str | None  # "module:attribute" in emoforge.models, or None for a fusion
     description: str
@@ -126,9 +126,6 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
             "weighted to the lowest log-loss on the validation speakers",
             family="fusion", options={"method": "log_loss"},
             members=("cnn_statspool", "compare_linear", "compare_svm", "egemaps_linear", "egemaps_svm")),
-    Variant("unet_gan", "translate", "logmel",
-            "translate_unet:generator_and_discriminator",
-            "R1: conditional UNet generator + PatchGAN, BCE + L1"),
     Variant("r3_cgan", "faces", "images", "face_cgan:r3_generator_and_discriminator",
             "R3 as its notebook trains it: label map as a second channel of a 4-conv "
             "discriminator, z (100) -> 12x12x128 generator, BCE, Adam 2e-4 / 0.5, batch 512 "

@@ -109,16 +109,6 @@ def reference_table(rows: list[dict]) -> list[str]:
             "|---|---|---|---|---|---|", *lines]
 
 
-def single_rows(task: str, paths: list[str], metrics: dict[str, str], protocol: str) -> tuple[list[dict], dict]:
-    rows, raw = [], {}
-    for p in paths:
-        corpus, variant = _parts(p, 2)
-        r = json.loads(Path(p).read_text())
-        raw[(corpus, variant)] = (Path(p).parent, r)
-        rows += [row(task, corpus, variant, protocol, name, [r[key]]) for name, key in metrics.items()]
-    return rows, raw
-
-
 # (metric, header) per table: how close to the target, then emotion, voice and quality
 WORLD_TABLES = (
     (("mcd_db", "MCD (dB)"), ("logf0_rmse", "log-F0 RMSE"), ("f0_corr", "F0 corr."),
@@ -130,13 +120,6 @@ WORLD_TABLES = (
 )
 WORLD_METRICS = tuple(m for table in WORLD_TABLES for m, _ in table) + (
     "dnsmos_sig", "dnsmos_bak", "dnsmos_sig_real", "dnsmos_bak_real")
-
-
-def world_paths(translate: list[str]) -> tuple[list[str], list[str]]:
-    """Split translation metrics files into WORLD converters' and log-mel GANs'."""
-    from .. import convert
-    world = [p for p in translate if _parts(p, 2)[1] in convert.CONVERTERS]
-    return world, [p for p in translate if p not in world]
 
 
 def world_rows(paths: list[str]) -> tuple[list[dict], dict]:
@@ -172,11 +155,8 @@ def world_table(raw: dict, name=lambda c: c) -> list[str]:
 
 
 def translate_benchmark(paths: list[str], out: Path) -> dict:
-    """WORLD converters' rows (metrics.json format plus wall_s and device) and a Markdown table."""
-    world, gans = world_paths(paths)
-    if gans:
-        raise ValueError(f"the translation benchmark reads WORLD converters only, not {gans}")
-    rows, raw = world_rows(world)
+    """Every converter's rows (metrics.json format plus wall_s and device) and a Markdown table."""
+    rows, raw = world_rows(paths)
     runs = list(raw.values())
     for r in rows:
         run = raw[(r["corpus"], r["variant"])]
@@ -220,18 +200,6 @@ def confusion_png(matrix, labels, title, out: Path) -> None:
     fig = confusion_figure(matrix, labels, title)
     fig.savefig(out, dpi=110)
     _plt().close(fig)
-
-
-def spectrogram_png(example: Path, out: Path) -> None:
-    plt = _plt()
-    ex = np.load(example)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
-    for ax, key, title in zip(axes, ("source", "generated", "target"),
-                              ("source (neutral)", f"generated ({ex['target_emotion']})", f"real {ex['target_emotion']}")):
-        ax.imshow(ex[key], origin="lower", aspect="auto", cmap="magma")
-        ax.set_title(title); ax.set_xlabel("frame (time-normalised)")
-    axes[0].set_ylabel("mel bin")
-    fig.tight_layout(); fig.savefig(out, dpi=110); plt.close(fig)
 
 
 def faces_png(samples: Path, labels: list[str], out: Path) -> None:
@@ -349,12 +317,7 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     rows, confusions = ser_rows(ser)
-    world, gans = world_paths(translate)
-    w_rows, w_raw = world_rows(world)
-    t_rows, t_raw = single_rows("translate", gans, {
-        "mcd_db": "test/mcd_db", "mcd_db_no_conversion": "test/mcd_db_no_conversion",
-        "l1": "test/l1", "l1_no_conversion": "test/l1_no_conversion"}, "held-out speakers")
-    t_rows = w_rows + t_rows
+    t_rows, w_raw = world_rows(translate)
     f_raw = {tuple(_parts(p, 2)): (Path(p).parent, json.loads(Path(p).read_text())) for p in faces}
     f_rows = faces_report.rows({key: r for key, (_, r) in f_raw.items()})
     rows += t_rows + f_rows
@@ -421,30 +384,16 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
                           + (f"{fmt(best)} ({best['variant']}, {best['protocol']})" if best is not None else "—") + " |")
             md.append("")
 
-    if w_raw or t_raw:
-        md += ["## Emotion translation", ""]
     if w_raw:
+        md += ["## Emotion translation", ""]
         md += ["Each held-out speaker's clip converted to every other emotion of the same sentence, "
-               "resynthesised with WORLD and compared with the real recording: mel-cepstral distortion "
+               "resynthesised (with WORLD; r1_unet8 with Griffin-Lim) and compared with the real recording, "
+               "both analysed with WORLD: mel-cepstral distortion "
                "(MCD, dB, c1–c24 of the WORLD envelope, DTW-aligned, 10·√2/ln 10), log-F0 RMSE and "
                "correlation over frames voiced in both, and the share of frames whose voicing differs; "
                "mean ± std over test pairs. *no_conversion* is the source recording itself: a converter "
                "must beat it.", ""]
         md += world_table(w_raw, name) + [""]
-    if t_raw:
-        md += ["Mel-cepstral distortion (MCD, dB; c1–c12 of the log-mel DCT) between the "
-               "generated and the real target-emotion spectrogram of the same speaker and sentence, on held-out "
-               "speakers. *No conversion* compares the source itself with the target: a model must beat it. "
-               "Computed on emoforge's 64-band log-mel, these values are not on the scale of MCD from "
-               "mel-cepstra (SPTK/WORLD) quoted in the literature.", ""]
-        md += ["| corpus | variant | MCD generated | MCD no conversion | L1 generated | L1 no conversion | test pairs |",
-               "|---|---|---|---|---|---|---|"]
-        for (corpus, variant), (folder, r) in t_raw.items():
-            md.append(f"| {name(corpus)} | {variant} | {r['test/mcd_db']:.2f} | {r['test/mcd_db_no_conversion']:.2f} | "
-                      f"{r['test/l1']:.3f} | {r['test/l1_no_conversion']:.3f} | {r['test/pairs']} |")
-            png = fig_dir / f"spectrograms_{corpus}_{variant}.png"
-            spectrogram_png(folder / "example.npz", png)
-            md += ["", f"![spectrogram pair {corpus}](figures/{png.name})", ""]
 
     if f_raw:
         md += ["## Faces", "", faces_report.EXPLAINED, ""]
@@ -469,7 +418,7 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
     md += ["", "Every training run is in MLflow: `mlflow ui --backend-store-uri sqlite:///mlflow.db`.", ""]
     (out_dir / "report.md").write_text("\n".join(md))
     from .html import listening_section, seeing_section, write_page
-    world_dirs = {tuple(_parts(p, 2)): Path(p).parent for p in world}
+    world_dirs = {tuple(_parts(p, 2)): Path(p).parent for p in translate}
     listen = listening_section(world_dirs, out_dir, int(cfg.get("translate", {}).get("listen_pairs", 4)))
     if chained:
         corpus = _parts(chain_src[0], 4)[0]

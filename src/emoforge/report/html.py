@@ -1,5 +1,5 @@
 """reports/report.html: the Markdown report as a page, led by a listening section where a few
-held-out clips play side by side: the source, the real target, and every WORLD converter's
+held-out clips play side by side: the source, the real target, and every converter's
 conversion, each with its spectrogram and F0 curve. Audio and images go to reports/listen/."""
 from __future__ import annotations
 
