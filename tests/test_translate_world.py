@@ -168,13 +168,19 @@ def test_each_world_variant_converts_held_out_speakers_and_writes_audio(world_ru
     assert 0 < result["test/mcd_db"] < 30
     saved = json.loads((folder / "metrics.json").read_text())
     assert saved["test/mcd_db"] == pytest.approx(result["test/mcd_db"])
-    for metric in ("speaker_sim", "dnsmos_ovrl", "dnsmos_ovrl_real", "dnsmos_ovrl_world_resynth"):
+    for metric in ("speaker_sim", "dnsmos_ovrl", "dnsmos_ovrl_real", "dnsmos_ovrl_world_resynth",
+                   "dnsmos_ovrl_vocoder"):
         assert np.isfinite(result[f"test/{metric}"]) and np.isfinite(pairs[metric]).all()
     assert -1 <= result["test/speaker_sim"] <= 1 and 1 <= result["test/dnsmos_ovrl"] <= 5
     for kind in ("", "_target", "_source"):
         assert 0 <= result[f"test/conversion_acc{kind}"] <= 1
     assert result["judge"]["variant"] == "egemaps_linear" and result["judge"]["chance"] == pytest.approx(1 / 3)
     assert set(pairs["judge_converted"]) <= set(cfg["emotions"])
+    vocoder = result["test/dnsmos_ovrl_vocoder"]
+    if variant == "no_conversion":  # its "vocoder" is the recording itself
+        assert vocoder == pytest.approx(result["test/dnsmos_ovrl_real"])
+    elif variant != "r1_unet8":
+        assert vocoder == pytest.approx(result["test/dnsmos_ovrl_world_resynth"])
     if variant == "no_conversion":  # the judge hears the source recording itself
         assert (pairs["judge_converted"] == pairs["judge_source"]).all()
     if variant == "world_mlp":

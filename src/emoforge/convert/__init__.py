@@ -51,6 +51,16 @@ def render(converter, source, source_emotion: str, target_emotion: str, sample_r
     return resample(converted, converter.sample_rate, sample_rate)
 
 
+def copy_synthesis(converter, source, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The recording through the converter's own analysis and vocoder, unchanged: the best its
+    output can sound (the recording itself for a converter that does not resynthesise)."""
+    if not converter.resynthesises:
+        return audio
+    if converter.reads == "world":
+        return synthesize(source)
+    return resample(converter.resynthesise(source), converter.sample_rate, sample_rate)
+
+
 def save(converter, variant: str, sample_rate: int, path: Path) -> None:
     """A model file `emoforge translate` can use: tensors and plain types only."""
     import torch

@@ -161,6 +161,10 @@ class R1UNetConverter:
                 saved.save({"epoch": epoch, "history": self.history}, generator_rng)
         self.generator = G.cpu().eval()
 
+    def resynthesise(self, image: R1Image) -> np.ndarray:
+        """The image itself back to audio: what R1's representation and Griffin-Lim keep."""
+        return to_audio(image.pixels, image, self.settings["griffin_lim_iters"])
+
     def convert(self, image: R1Image, source: str, target: str) -> np.ndarray:
         """The target emotion's channel of the generator's output, as audio at SAMPLE_RATE."""
         if target not in self.emotions:

@@ -116,7 +116,8 @@ WORLD_TABLES = (
     (("conversion_acc", "heard as target"), ("conversion_acc_target", "real target heard as target (ceiling)"),
      ("conversion_acc_source", "source heard as target (floor)"), ("speaker_sim", "speaker similarity"),
      ("dnsmos_ovrl", "DNSMOS OVRL"), ("dnsmos_ovrl_real", "DNSMOS OVRL real"),
-     ("dnsmos_ovrl_world_resynth", "DNSMOS OVRL WORLD resynthesis")),
+     ("dnsmos_ovrl_world_resynth", "DNSMOS OVRL WORLD resynthesis"),
+     ("dnsmos_ovrl_vocoder", "DNSMOS OVRL own vocoder (its ceiling)")),
 )
 WORLD_METRICS = tuple(m for table in WORLD_TABLES for m, _ in table) + (
     "dnsmos_sig", "dnsmos_bak", "dnsmos_sig_real", "dnsmos_bak_real")

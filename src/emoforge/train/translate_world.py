@@ -30,7 +30,8 @@ from ..features.world import analyze, synthesize
 from .common import fold_split, write_json
 
 METRICS = ("mcd_db", "logf0_rmse", "f0_corr", "vuv_error", "speaker_sim") + tuple(
-    f"dnsmos_{scale}{of}" for of in ("", "_real", "_world_resynth") for scale in ("sig", "bak", "ovrl"))
+    f"dnsmos_{scale}{of}" for of in ("", "_real", "_world_resynth", "_vocoder")
+    for scale in ("sig", "bak", "ovrl"))
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ class Reference:
     tracks: Tracks              # trimmed WORLD analysis
     speaker: np.ndarray         # voice embedding
     quality: dict               # DNSMOS of the recording
-    resynth_quality: dict       # DNSMOS of its WORLD copy-synthesis: the vocoder's own ceiling
+    resynth_quality: dict       # DNSMOS of its WORLD copy-synthesis: WORLD's own ceiling
+    vocoder_quality: dict       # DNSMOS of the converter's own copy-synthesis: its ceiling
 
 
 def _analyse(job: tuple[Path, bool], sample_rate: int, converter) -> tuple[object, Reference | None]:
@@ -108,8 +110,9 @@ def _analyse(job: tuple[Path, bool], sample_rate: int, converter) -> tuple[objec
     if not is_test:
         return source, None
     tracks = Tracks.of(analyze_for_eval(audio, sample_rate))
+    copy = convert.copy_synthesis(converter, source, audio, sample_rate)
     return source, Reference(tracks, speaker_embedding(audio, sample_rate), dnsmos(audio, sample_rate),
-                             dnsmos(synthesize(world), sample_rate))
+                             dnsmos(synthesize(world), sample_rate), dnsmos(copy, sample_rate))
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ def _convert_one(job: PairJob, converter, sample_rate: int, judge_feature: str |
     row |= {f"dnsmos_{k}": v for k, v in quality.items()}
     row |= {f"dnsmos_{k}_real": v for k, v in job.target_ref.quality.items()}
     row |= {f"dnsmos_{k}_world_resynth": v for k, v in job.target_ref.resynth_quality.items()}
+    row |= {f"dnsmos_{k}_vocoder": v for k, v in job.target_ref.vocoder_quality.items()}
     functionals = None
     if judge_feature:
         heard = load_audio(job.wav, mel.sample_rate)  # as the judge's training clips were read
