@@ -68,7 +68,7 @@ def to_audio(pixels: np.ndarray, like: R1Image, n_iter: int = 32) -> np.ndarray:
     magnitude = librosa.feature.inverse.mel_to_stft(mel, sr=SAMPLE_RATE, n_fft=N_FFT)
     # a fixed random start for the phases: the same image always sounds the same
     audio = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=HOP, random_state=0)
-    # R1 listened in its notebook's audio players, which scale each clip to its peak
+    # R1's notebook ends in Jupyter audio players, which scale each clip to its peak by default
     return (0.9 * audio / max(float(np.abs(audio).max()), 1e-9)).astype(np.float32)
 
 
