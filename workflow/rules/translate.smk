@@ -2,11 +2,11 @@
 # ones and R1's r1_unet8) reads the audio and writes a WAV per test pair.
 from emoforge import convert, models
 
-WORLD_VARIANTS = sorted(convert.CONVERTERS)
-_unknown = sorted(set(config["translate"]["variants"]) - set(WORLD_VARIANTS))
+CONVERTER_VARIANTS = sorted(convert.CONVERTERS)
+_unknown = sorted(set(config["translate"]["variants"]) - set(CONVERTER_VARIANTS))
 if _unknown:
     raise WorkflowError(
-        f"translate.variants names {_unknown}; the converters are {WORLD_VARIANTS} (unet_gan, the "
+        f"translate.variants names {_unknown}; the converters are {CONVERTER_VARIANTS} (unet_gan, the "
         "log-mel GAN without audio out, is retired: r1_unet8 is R1's GAN as its code built it)"
     )
 JUDGE_FEATURE = models.get(config["translate"]["world"]["judge"]).feature
@@ -25,7 +25,7 @@ rule translate_world:
         pairs="data/models/translate/{corpus}/{variant}/pairs.csv",
         model="data/models/translate/{corpus}/{variant}/model.pt",
     wildcard_constraints:
-        variant="|".join(WORLD_VARIANTS),
+        variant="|".join(CONVERTER_VARIANTS),
     params:
         cfg=lambda w: json.dumps({**config["translate"]["world"], "folds": config["translate"]["folds"],
                                   "seed": config["seed"], "features": config["features"]}, sort_keys=True),

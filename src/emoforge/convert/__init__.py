@@ -51,13 +51,15 @@ def render(converter, source, source_emotion: str, target_emotion: str, sample_r
     return resample(converted, converter.sample_rate, sample_rate)
 
 
-def copy_synthesis(converter, source, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """The recording through the converter's own analysis and vocoder, unchanged: the best its
-    output can sound (the recording itself for a converter that does not resynthesise)."""
+def copy_synthesis(converter, source, audio: np.ndarray, world_copy: np.ndarray,
+                   sample_rate: int) -> np.ndarray:
+    """The recording (`audio`) through the converter's own analysis and vocoder, unchanged: the
+    best its output can sound. `world_copy` is the recording's WORLD copy-synthesis, returned
+    as it is for WORLD converters; a converter that does not resynthesise returns `audio`."""
     if not converter.resynthesises:
         return audio
     if converter.reads == "world":
-        return synthesize(source)
+        return world_copy
     return resample(converter.resynthesise(source), converter.sample_rate, sample_rate)
 
 

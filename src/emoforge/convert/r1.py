@@ -10,7 +10,6 @@ Training follows R1's train(): per batch of 2, one D step on (input, 8 real) vs 
 generated) with two-sided noisy labels, then one G step on BCE + l1_weight x L1."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +20,7 @@ from tqdm import tqdm
 
 from ..models.translate_r1 import r1_generator_and_discriminator
 from ..numba_cache import import_librosa
-
-log = logging.getLogger(__name__)
+from ..train.common import Checkpoint, begin
 
 SAMPLE_RATE, OFFSET_S, DURATION_S = 22050, 1.0, 10.0
 N_FFT, HOP, N_MELS, SIZE = 1024, 512, 128, 128
@@ -111,12 +109,11 @@ class R1UNetConverter:
         return read_image(audio)
 
     def fit(self, pairs, checkpoint: Path | None = None) -> None:
-        from ..train.common import Checkpoint, begin
         pairs = list(pairs)
         self.emotions = sorted({e for *_, s, t in pairs for e in (s, t)})
         inputs, targets = utterances(pairs, self.emotions)
         self.examples = len(inputs)
-        seed, generator_rng, device = begin({"seed": self.settings["seed"], "device": self.device})
+        _, generator_rng, device = begin({"seed": self.settings["seed"], "device": self.device})
         G, D = (net.to(device) for net in r1_generator_and_discriminator(len(self.emotions)))
         opt_g = torch.optim.Adam(G.parameters(), lr=self.settings["lr_g"])
         opt_d = torch.optim.Adam(D.parameters(), lr=self.settings["lr_d"])

@@ -110,9 +110,13 @@ def _analyse(job: tuple[Path, bool], sample_rate: int, converter) -> tuple[objec
     if not is_test:
         return source, None
     tracks = Tracks.of(analyze_for_eval(audio, sample_rate))
-    copy = convert.copy_synthesis(converter, source, audio, sample_rate)
-    return source, Reference(tracks, speaker_embedding(audio, sample_rate), dnsmos(audio, sample_rate),
-                             dnsmos(synthesize(world), sample_rate), dnsmos(copy, sample_rate))
+    world_copy = synthesize(world)
+    copy = convert.copy_synthesis(converter, source, audio, world_copy, sample_rate)
+    # the converter's own copy is often the recording or the WORLD copy: rate each waveform once
+    rated = {id(audio): dnsmos(audio, sample_rate), id(world_copy): dnsmos(world_copy, sample_rate)}
+    vocoder = rated[id(copy)] if id(copy) in rated else dnsmos(copy, sample_rate)
+    return source, Reference(tracks, speaker_embedding(audio, sample_rate), rated[id(audio)],
+                             rated[id(world_copy)], vocoder)
 
 
 @dataclass(frozen=True)
