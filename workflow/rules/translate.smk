@@ -32,7 +32,7 @@ rule translate_world:
         root=raw_root,
     threads: 8  # capped at --cores locally; a cluster profile caps it with max-threads
     resources:
-        gpu=lambda w: gpu_resources() if w.variant in convert.TRAINS_ON_GPU else 0,
+        gpu=lambda w: gpu_resources() if convert.CONVERTERS[w.variant].trains_on_gpu else 0,
     log:
         "logs/translate/{corpus}_{variant}.log",
     benchmark:

@@ -9,6 +9,7 @@ a converter that trains for long resumes from `checkpoint`; the others fit in se
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,22 +17,26 @@ import numpy as np
 from ..features.audio import resample
 from ..features.world import analyze, synthesize
 
-# name -> "module:class" in this package, imported on use (the workflow reads the names while
-# it parses; the classes bring in torch and pyworld)
+@dataclass(frozen=True)
+class Converter:
+    # "module:class" in this package, imported on use: the workflow reads the registry while
+    # it parses, and the classes bring in torch and pyworld
+    cls: str
+    trains_on_gpu: bool = False  # the workflow gives its training job a GPU when there is one
+
+
 CONVERTERS = {
-    "no_conversion": "prosody:NoConversion",
-    "prosody_baseline": "prosody:ProsodyBaseline",
-    "world_mlp": "spectral:SpectralMLP",
-    "r1_unet8": "r1:R1UNetConverter",
+    "no_conversion": Converter("prosody:NoConversion"),
+    "prosody_baseline": Converter("prosody:ProsodyBaseline"),
+    "world_mlp": Converter("spectral:SpectralMLP"),
+    "r1_unet8": Converter("r1:R1UNetConverter", trains_on_gpu=True),
 }
-# converters whose training wants a GPU when there is one (the workflow gives their jobs one)
-TRAINS_ON_GPU = ("r1_unet8",)
 
 
 def get(variant: str):
     if variant not in CONVERTERS:
         raise KeyError(f"unknown converter {variant!r}; known: {sorted(CONVERTERS)}")
-    module, name = CONVERTERS[variant].split(":")
+    module, name = CONVERTERS[variant].cls.split(":")
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 

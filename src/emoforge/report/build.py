@@ -110,7 +110,7 @@ def reference_table(rows: list[dict]) -> list[str]:
 
 
 # (metric, header) per table: how close to the target, then emotion, voice and quality
-WORLD_TABLES = (
+TRANSLATE_TABLES = (
     (("mcd_db", "MCD (dB)"), ("logf0_rmse", "log-F0 RMSE"), ("f0_corr", "F0 corr."),
      ("vuv_error", "V/UV error")),
     (("conversion_acc", "heard as target"), ("conversion_acc_target", "real target heard as target (ceiling)"),
@@ -119,27 +119,27 @@ WORLD_TABLES = (
      ("dnsmos_ovrl_world_resynth", "DNSMOS OVRL WORLD resynthesis"),
      ("dnsmos_ovrl_vocoder", "DNSMOS OVRL own vocoder (its ceiling)")),
 )
-WORLD_METRICS = tuple(m for table in WORLD_TABLES for m, _ in table) + (
+TRANSLATE_METRIC_NAMES = tuple(m for table in TRANSLATE_TABLES for m, _ in table) + (
     "dnsmos_sig", "dnsmos_bak", "dnsmos_sig_real", "dnsmos_bak_real")
 
 
-def world_rows(paths: list[str]) -> tuple[list[dict], dict]:
-    """One row per WORLD metric: mean and std over the test pairs."""
+def translate_rows(paths: list[str]) -> tuple[list[dict], dict]:
+    """One row per translation metric: mean and std over the test pairs."""
     rows, raw = [], {}
     for p in paths:
         corpus, variant = _parts(p, 2)
         r = json.loads(Path(p).read_text())
         raw[(corpus, variant)] = r
-        for m in (m for m in WORLD_METRICS if f"test/{m}" in r):
+        for m in (m for m in TRANSLATE_METRIC_NAMES if f"test/{m}" in r):
             rows.append({"task": "translate", "corpus": corpus, "variant": variant, "protocol": "held-out speakers",
                          "metric": m, "mean": round(r[f"test/{m}"], 4), "std": round(r[f"test/{m}_std"], 4),
                          "folds": 1})
     return rows, raw
 
 
-def world_table(raw: dict, name=lambda c: c) -> list[str]:
+def translate_table(raw: dict, name=lambda c: c) -> list[str]:
     lines = []
-    for table in WORLD_TABLES:
+    for table in TRANSLATE_TABLES:
         lines += ["| corpus | variant | " + " | ".join(header for _, header in table) + " | test pairs |",
                   "|---|---|" + "---|" * len(table) + "---|"]
         for (corpus, variant), r in raw.items():
@@ -157,7 +157,7 @@ def world_table(raw: dict, name=lambda c: c) -> list[str]:
 
 def translate_benchmark(paths: list[str], out: Path) -> dict:
     """Every converter's rows (metrics.json format plus wall_s and device) and a Markdown table."""
-    rows, raw = world_rows(paths)
+    rows, raw = translate_rows(paths)
     runs = list(raw.values())
     for r in rows:
         run = raw[(r["corpus"], r["variant"])]
@@ -169,7 +169,7 @@ def translate_benchmark(paths: list[str], out: Path) -> dict:
     md = [f"# Emotion translation benchmark: {', '.join(corpora)}", "",
           f"Device: {result['device']}; total {result['wall_s']} s. Held-out speakers; mean ± std over "
           "test pairs; MCD on c1–c24 of the WORLD envelope, DTW-aligned.", ""]
-    md += world_table(raw) + ["", "| variant | wall s |", "|---|---|"]
+    md += translate_table(raw) + ["", "| variant | wall s |", "|---|---|"]
     md += [f"| {variant} | {r['wall_s']} |" for (_, variant), r in raw.items()]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     return result
@@ -318,7 +318,7 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     rows, confusions = ser_rows(ser)
-    t_rows, w_raw = world_rows(translate)
+    t_rows, translate_raw = translate_rows(translate)
     f_raw = {tuple(_parts(p, 2)): (Path(p).parent, json.loads(Path(p).read_text())) for p in faces}
     f_rows = faces_report.rows({key: r for key, (_, r) in f_raw.items()})
     rows += t_rows + f_rows
@@ -385,7 +385,7 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
                           + (f"{fmt(best)} ({best['variant']}, {best['protocol']})" if best is not None else "—") + " |")
             md.append("")
 
-    if w_raw:
+    if translate_raw:
         md += ["## Emotion translation", ""]
         md += ["Each held-out speaker's clip converted to every other emotion of the same sentence, "
                "resynthesised (with WORLD; r1_unet8 with Griffin-Lim) and compared with the real recording, "
@@ -394,7 +394,7 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
                "correlation over frames voiced in both, and the share of frames whose voicing differs; "
                "mean ± std over test pairs. *no_conversion* is the source recording itself: a converter "
                "must beat it.", ""]
-        md += world_table(w_raw, name) + [""]
+        md += translate_table(translate_raw, name) + [""]
 
     if f_raw:
         md += ["## Faces", "", faces_report.EXPLAINED, ""]
@@ -419,8 +419,8 @@ def build(cfg: dict, out_dir: Path, ser=(), translate=(), faces=(), indexes=()) 
     md += ["", "Every training run is in MLflow: `mlflow ui --backend-store-uri sqlite:///mlflow.db`.", ""]
     (out_dir / "report.md").write_text("\n".join(md))
     from .html import listening_section, seeing_section, write_page
-    world_dirs = {tuple(_parts(p, 2)): Path(p).parent for p in translate}
-    listen = listening_section(world_dirs, out_dir, int(cfg.get("translate", {}).get("listen_pairs", 4)))
+    converter_dirs = {tuple(_parts(p, 2)): Path(p).parent for p in translate}
+    listen = listening_section(converter_dirs, out_dir, int(cfg.get("translate", {}).get("listen_pairs", 4)))
     if chained:
         corpus = _parts(chain_src[0], 4)[0]
         index = next((Path(p) for p in indexes if Path(p).stem == corpus), None)

@@ -74,13 +74,13 @@ def _cell(wav: Path, name: str, listen: Path, reports: Path, title: str) -> str:
             f'<img src="{rel(png)}" alt="{html.escape(title)}"></td>')
 
 
-def listening_section(world_dirs: dict[tuple[str, str], Path], reports: Path, count: int = 4) -> str:
-    """world_dirs: (corpus, variant) -> the variant's output folder (pairs.csv, audio/, real/)."""
+def listening_section(converter_dirs: dict[tuple[str, str], Path], reports: Path, count: int = 4) -> str:
+    """converter_dirs: (corpus, variant) -> the variant's output folder (pairs.csv, audio/, real/)."""
     shutil.rmtree(reports / "listen", ignore_errors=True)  # no clip of an earlier build lingers
     (reports / "listen").mkdir(parents=True)
     parts = []
-    for corpus in sorted({c for c, _ in world_dirs}):
-        variants = {v: d for (c, v), d in world_dirs.items() if c == corpus}
+    for corpus in sorted({c for c, _ in converter_dirs}):
+        variants = {v: d for (c, v), d in converter_dirs.items() if c == corpus}
         first = next(iter(variants.values()))
         chosen = showcase(pd.read_csv(first / "pairs.csv"), count)
         listen = reports / "listen" / corpus
