@@ -490,7 +490,7 @@ def test_a_job_killed_mid_training_resumes_to_the_numbers_of_one_never_stopped(d
 
 def test_a_sharpness_gap_between_training_and_test_faces_is_found_and_matched(caplog):
     from emoforge.models.face_classifier import FaceEmotionCNN, GaussianBlur
-    from emoforge.train.face_classifier import check_sharpness, matching_blur
+    from emoforge.train.face_classifier import check_sharpness, face_sharpness, input_filter, matching_blur
     sharp = np.random.default_rng(0).uniform(-1, 1, (80, 48, 48)).astype(np.float32)
     blurred = GaussianBlur(2.0)(torch.from_numpy(sharp[:40])[:, None])[:, 0].numpy()
     idx = {"train": np.arange(40), "val": np.arange(40, 50), "test": np.arange(50, 80)}
@@ -500,7 +500,26 @@ def test_a_sharpness_gap_between_training_and_test_faces_is_found_and_matched(ca
     assert "differ in sharpness" in caplog.text
     assert 1.0 <= matching_blur(faces_, idx) <= 3.0  # no labels read: pixels only
     assert matching_blur(sharp, idx) == 0.0
+    assert input_filter(sharp, idx, "auto") == {"input_blur": 0.0, "sharpness_cap": 0.0}
+    cap = input_filter(faces_, idx, "auto")["sharpness_cap"]
+    assert cap == pytest.approx(np.median(face_sharpness(blurred)))
     # the low-pass is part of the network: it runs on every face the classifier reads
     model = FaceEmotionCNN(7, 8, input_blur=2.0).eval()
     assert torch.allclose(model.embed(torch.from_numpy(sharp[:2])[:, None]),
                           model.embedding(model.features(torch.from_numpy(blurred[:2])[:, None])), atol=1e-5)
+
+
+def test_the_sharpness_cap_blurs_only_faces_sharper_than_it_and_just_down_to_it():
+    from emoforge.models.face_classifier import FaceEmotionCNN, GaussianBlur, SharpnessCap, face_sharpness
+    noise = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (6, 1, 48, 48)).astype(np.float32))
+    faces_ = torch.cat([GaussianBlur(3.0)(noise[:3]), noise[3:]])
+    before = face_sharpness(faces_)[:, 0]
+    cap = float(before[:3].max()) * 1.2  # above the blurred faces, far below the sharp ones
+    capped = SharpnessCap(cap)(faces_)
+    after = face_sharpness(capped)[:, 0]
+    assert torch.equal(capped[:3], faces_[:3])  # already blurrier than the cap: untouched
+    assert (before[3:] > 3 * cap).all()
+    assert (after[3:] <= cap).all() and (after[3:] >= 0.6 * cap).all()  # just enough, not more
+    assert torch.equal(SharpnessCap(0.0)(faces_), faces_)
+    model = FaceEmotionCNN(7, 8, sharpness_cap=cap).eval()
+    assert torch.allclose(model.embed(faces_), model.embedding(model.features(capped)), atol=1e-5)

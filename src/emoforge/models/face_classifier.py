@@ -20,6 +20,15 @@ def _convs(n_in: int, n_out: int, count: int) -> list[nn.Module]:
     return layers + [nn.MaxPool2d(2)]
 
 
+def gaussian_taps(sigma: float, radius: int) -> torch.Tensor:
+    """A normalised 1-D Gaussian of 2 * radius + 1 taps; sigma 0 is the identity."""
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    if sigma <= 0:
+        return (offsets == 0).float()
+    taps = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return taps / taps.sum()
+
+
 class GaussianBlur(nn.Module):
     """A fixed (untrained) Gaussian low-pass over 1-channel images; sigma 0 passes them through.
 
@@ -29,9 +38,8 @@ class GaussianBlur(nn.Module):
     def __init__(self, sigma: float):
         super().__init__()
         self.sigma = float(sigma)
-        radius = math.ceil(3 * self.sigma)
-        taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1) / max(self.sigma, 1e-6)) ** 2)
-        self.register_buffer("taps", (taps / taps.sum()).float(), persistent=False)
+        taps = gaussian_taps(self.sigma, math.ceil(3 * self.sigma))
+        self.register_buffer("taps", taps, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.sigma <= 0:
@@ -41,11 +49,49 @@ class GaussianBlur(nn.Module):
         return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), self.taps.view(1, 1, -1, 1).to(x.dtype))
 
 
+def face_sharpness(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between horizontal neighbours per image, on the 0-255 scale
+    (images in [-1, 1]); the leading dimensions are kept."""
+    return (x[..., 1:] - x[..., :-1]).abs().mean((-2, -1)) * 127.5
+
+
+class SharpnessCap(nn.Module):
+    """Blurs each face sharper than `cap` just enough to bring it down to it (the least of a
+    ladder of Gaussian sigmas that does); blurrier faces pass unchanged. 0 turns it off.
+
+    Unlike one global low-pass, it leaves faces that are already as blurred as the training
+    faces alone, so training and test faces meet at one sharpness without blurring twice."""
+
+    SIGMAS = tuple(0.25 * k for k in range(33))  # 0 to 8 px
+
+    def __init__(self, cap: float):
+        super().__init__()
+        self.cap = float(cap)
+        radius = math.ceil(3 * self.SIGMAS[-1])
+        bank = torch.stack([gaussian_taps(s, radius) for s in self.SIGMAS])
+        self.register_buffer("bank", bank, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cap <= 0:
+            return x
+        n_sigmas, width = self.bank.shape
+        r = width // 2
+        bank = self.bank.to(x.dtype)
+        ladder = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), bank.view(n_sigmas, 1, 1, width))
+        ladder = F.conv2d(F.pad(ladder, (0, 0, r, r), mode="replicate"),
+                          bank.view(n_sigmas, 1, width, 1), groups=n_sigmas)
+        within = face_sharpness(ladder) <= self.cap
+        # the first sigma that meets the cap; the widest when none does
+        chosen = torch.where(within.any(1), within.float().argmax(1), n_sigmas - 1)
+        return ladder[torch.arange(len(x), device=x.device), chosen][:, None]
+
+
 class FaceEmotionCNN(nn.Module):
     def __init__(self, n_classes: int = 7, width: int = 32, embed_dim: int = 256,
-                 dropout: float = 0.5, input_blur: float = 0.0):
+                 dropout: float = 0.5, input_blur: float = 0.0, sharpness_cap: float = 0.0):
         super().__init__()
         self.blur = GaussianBlur(input_blur)
+        self.cap = SharpnessCap(sharpness_cap)
         # 48 -> 24 -> 12 -> 6 -> 3: flattened, not pooled, because an expression is *where*
         # the brows and the mouth are
         self.features = nn.Sequential(*_convs(1, width, 1), *_convs(width, 2 * width, 2),
@@ -57,7 +103,7 @@ class FaceEmotionCNN(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate features: where FID, KID and diversity are measured."""
-        return self.embedding(self.features(self.blur(x)))
+        return self.embedding(self.features(self.cap(self.blur(x))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))

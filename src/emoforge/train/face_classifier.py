@@ -56,9 +56,14 @@ def face_splits(manifest: pd.DataFrame, labels: np.ndarray, val_fraction: float,
 SHARPNESS_RATIO = 1.5  # train/test sharpness beyond this is a domain shift worth a warning
 
 
+def face_sharpness(images: np.ndarray) -> np.ndarray:
+    """Each face's mean absolute difference between horizontal neighbours (0-255 scale)."""
+    return np.abs(np.diff(images, axis=2)).mean(axis=(1, 2)) * 127.5
+
+
 def sharpness(images: np.ndarray) -> float:
-    """Median over faces of the mean absolute difference between horizontal neighbours (0-255)."""
-    return float(np.median(np.abs(np.diff(images, axis=2)).mean(axis=(1, 2))) * 127.5)
+    """The median face's sharpness."""
+    return float(np.median(face_sharpness(images)))
 
 
 def check_sharpness(images: np.ndarray, idx: dict[str, np.ndarray]) -> dict:
@@ -73,25 +78,49 @@ def check_sharpness(images: np.ndarray, idx: dict[str, np.ndarray]) -> dict:
     return found
 
 
+def splits_differ(images: np.ndarray, idx: dict[str, np.ndarray]) -> bool:
+    train, test = (sharpness(images[idx[s]]) for s in ("train", "test"))
+    return max(train, test) > SHARPNESS_RATIO * min(train, test)
+
+
 def matching_blur(images: np.ndarray, idx: dict[str, np.ndarray], sample: int = 500) -> float:
     """The Gaussian sigma (px) that brings the sharper of the training and test faces down to
     the other's sharpness, or 0 when they already match. Reads pixels only, never labels."""
     from ..models.face_classifier import GaussianBlur
 
+    if not splits_differ(images, idx):
+        return 0.0
     rng = np.random.default_rng(0)
     train, test = (images[rng.permutation(idx[s])[:sample]] for s in ("train", "test"))
     sharper, blurrier = sorted((train, test), key=sharpness, reverse=True)
     target = sharpness(blurrier)
-    if sharpness(sharper) <= SHARPNESS_RATIO * target:
-        return 0.0
     faces = torch.from_numpy(sharper)[:, None]
     for sigma in np.arange(0.25, 8.01, 0.25):
         if sharpness(GaussianBlur(sigma)(faces)[:, 0].numpy()) <= target:
-            log.warning("training faces %.1f, test faces %.1f sharp: the classifier blurs every face "
-                        "it reads with sigma %.2f px", *(sharpness(images[idx[s]]) for s in ("train", "test")),
-                        sigma)
+            log.warning("the classifier blurs every face it reads with sigma %.2f px", sigma)
             return float(sigma)
     return 8.0
+
+
+def sharpness_cap(images: np.ndarray, idx: dict[str, np.ndarray]) -> float:
+    """The training faces' median sharpness when training and test faces differ, else 0 (no
+    cap): the classifier then blurs each face sharper than that down to it. Pixels only."""
+    if not splits_differ(images, idx):
+        return 0.0
+    cap = sharpness(images[idx["train"]])
+    log.warning("the classifier blurs each face sharper than the training faces' median (%.1f) "
+                "down to it", cap)
+    return cap
+
+
+def input_filter(images: np.ndarray, idx: dict[str, np.ndarray], setting) -> dict:
+    """The classifier's build arguments for `faces.classifier.input_blur`: auto (a per-face
+    sharpness cap), matched (one sigma for every face) or a sigma in px."""
+    if setting == "auto":
+        return {"input_blur": 0.0, "sharpness_cap": sharpness_cap(images, idx)}
+    if setting == "matched":
+        return {"input_blur": matching_blur(images, idx), "sharpness_cap": 0.0}
+    return {"input_blur": float(setting), "sharpness_cap": 0.0}
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -136,9 +165,8 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str) -> dict:
     manifest, images, labels = load_faces(feature_dir)
     idx = face_splits(manifest, labels, float(cfg["val_fraction"]), seed)
     sharpness = check_sharpness(images, idx)
-    blur = cfg.get("input_blur", "auto")
     build = {"width": int(cfg["width"]), "embed_dim": int(cfg["embed_dim"]),
-             "input_blur": matching_blur(images, idx) if blur == "auto" else float(blur)}
+             **input_filter(images, idx, cfg.get("input_blur", "auto"))}
     model = FaceEmotionCNN(len(FACE_EMOTIONS), **build).to(device)
     epochs, batch_size = int(cfg["epochs"]), int(cfg["batch_size"])
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]),
@@ -168,7 +196,7 @@ def fit(cfg: dict, feature_dir: Path, out: Path, corpus: str) -> dict:
             ckpt.save({"epoch": epoch, "best": best, "history": history, "run_id": mlrun.run_id}, gen)
         model.load_state_dict(best["model"])
         result = evaluate(model, images, labels, idx, device)
-        result |= sharpness | {"input_blur": build["input_blur"]}
+        result |= sharpness | {k: build[k] for k in ("input_blur", "sharpness_cap")}
         result |= {"labels": FACE_EMOTIONS, "epochs_run": len(history), "best_epoch": best["epoch"],
                    "val/wa": best["val/wa"], "train/images": int(len(idx["train"])),
                    "wall_s": round(time.time() - t0, 2), "device": device.type,
