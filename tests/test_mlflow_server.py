@@ -1,7 +1,6 @@
 """Server mode: an `mlflow server` on 127.0.0.1 (SQLite behind it, artifacts proxied), and
 eight training jobs that Snakemake runs at once logging to it through MLFLOW_TRACKING_URI."""
 import json
-import os
 import subprocess
 import sys
 import time

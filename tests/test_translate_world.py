@@ -1,6 +1,5 @@
 """WORLD analysis and resynthesis, conversion metrics, pairing, and the WORLD converters."""
 import json
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd

@@ -5,7 +5,6 @@ registry row's options, overridable under faces.model.<variant>; the rest of tho
 build the networks."""
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 
