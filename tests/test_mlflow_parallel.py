@@ -52,3 +52,19 @@ def test_a_run_carries_the_git_commit_and_the_params_file(tmp_path):
     tags = client.get_run(run_id).data.tags
     assert tags["mlflow.source.git.commit"] == commit and tags["emoforge.git_dirty"] == "false"
     assert "params.yaml" in [a.path for a in client.list_artifacts(run_id)]
+
+
+def test_a_logged_figure_is_stored_and_closed(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from emoforge import tracking
+    with tracking.run("ser", "figure", {}) as run:
+        fig, _ = plt.subplots()
+        run.figure(fig, "confusion.png")
+        run_id = run.run_id
+    # pyplot keeps every figure it made alive until closed: a job that logs one per fold leaks
+    assert not plt.fignum_exists(fig.number)
+    client = MlflowClient(tracking.tracking_uri())
+    assert "confusion.png" in [a.path for a in client.list_artifacts(run_id)]

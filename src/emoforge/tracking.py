@@ -56,7 +56,11 @@ class Run:
         self._m.log_artifact(str(path), artifact_path=folder)
 
     def figure(self, fig, name: str) -> None:
+        """Log a matplotlib figure and close it (pyplot keeps every open figure alive)."""
+        import matplotlib.pyplot as plt
+
         self._m.log_figure(fig, name)
+        plt.close(fig)
 
     def tags(self, tags: dict) -> None:
         self._m.set_tags(tags)
