@@ -7,6 +7,7 @@ import soundfile as sf
 import torch
 
 from emoforge import models
+from emoforge.evaluate.metrics import classification
 from emoforge.features.audio import MelConfig, R3_FRAMES, load_audio, r2_frames848, r3_mfcc259
 from emoforge.numba_cache import import_librosa
 from emoforge.train.common import split_items
@@ -101,7 +102,7 @@ def test_cross_protocol_tests_on_the_other_corpus_over_shared_labels(vectors):
                             "label_map": {"excited": "happy"}}}
     fold = prepare_fold("r3_mfcc259", vectors / "a", cfg, "cross", 0, 0)
     manifest = fold.inputs.manifest
-    assert fold.labels == ["angry", "happy", "neutral", "sad"]  # calm and disgust are a's only
+    assert fold.labels == fold.scored == ["angry", "happy", "neutral", "sad"]  # calm, disgust: a's only
     test, train = manifest.iloc[fold.idx["test"]], manifest.iloc[fold.idx["train"]]
     assert (test["side"] == "test").all() and (train["side"] == "train").all()
     assert len(test) == 3 * 5 * 4 and (test["emotion"] == "happy").sum() == 3 * 2 * 4  # excited read as happy
@@ -111,6 +112,27 @@ def test_cross_protocol_tests_on_the_other_corpus_over_shared_labels(vectors):
     with pytest.raises(ValueError, match="share"):
         prepare_fold("r3_mfcc259", vectors / "a", {**cfg, "drop_emotions": ["angry", "happy", "sad"]},
                      "cross", 0, 0)
+
+
+def test_r4s_cross_protocol_trains_on_every_emotion_and_scores_only_those_the_test_has(vectors):
+    cross = {"test_corpus": "b", "test_features": str(vectors / "b"), "label_map": {"excited": "happy"},
+             "train_labels": "all", "drop_emotions": ["disgust"]}
+    fold = prepare_fold("r3_mfcc259", vectors / "a", {**CFG, "cross": cross}, "cross", 0, 0)
+    manifest = fold.inputs.manifest
+    assert fold.labels == ["angry", "calm", "happy", "neutral", "sad"]  # a's own, disgust dropped
+    assert fold.scored == ["angry", "happy", "neutral", "sad"]
+    assert (manifest.iloc[fold.idx["train"]]["emotion"] == "calm").sum() > 0
+    assert set(manifest.iloc[fold.idx["test"]]["emotion"]) == set(fold.scored)
+    assert "disgust" not in set(manifest["emotion"])
+    # a clip the network hears as calm counts as its best emotion that b has (R4's remove_predictions)
+    happy = np.array([fold.labels.index("happy")])
+    scores = np.array([[0.05, 0.5, 0.3, 0.1, 0.05]])
+    assert classification(happy, scores, fold.labels)["test/wa"] == 0.0
+    scored = classification(happy, scores, fold.labels, "test", fold.scored)
+    assert scored["test/wa"] == 1.0 and scored["test/confusion"][2][1] == 0
+    shared = prepare_fold("r3_mfcc259", vectors / "a", {**CFG, "cross": {**cross, "train_labels": "shared"}},
+                          "cross", 0, 0)
+    assert shared.labels == shared.scored == fold.scored
 
 
 def test_reference_networks_have_their_codes_shapes():

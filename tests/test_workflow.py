@@ -168,13 +168,13 @@ def test_cross_pairs_plan_one_job_each_with_the_test_corpus_in_its_settings(tmp_
     wd = workdir(tmp_path)
     (wd / "cross.yaml").write_text(
         "corpora: {mine: {enabled: true, type: manifest, path: mine, manifest: m.csv, label_map: {ang: angry}}}\n"
-        "ser: {cross: {pairs: [{train: demo_speech, test: mine}], variants: [egemaps_linear],"
-        " label_map: {excited: happy}}}\n")
+        "ser: {cross: {pairs: [{train: demo_speech, test: mine, train_labels: all}],"
+        " variants: [egemaps_linear], label_map: {excited: happy}}}\n")
     out = snakemake(wd, "-n", "-p", "--cores", "1", "train", "--configfile", "cross.yaml").stdout
     assert "data/models/ser/demo_speech/egemaps_linear/cross-mine/fold0/metrics.json" in out
     assert "data/features/mine/egemaps.parquet" in out and "--protocol cross" in out
     assert '"cross": {"label_map": {"excited": "happy"}, "test_corpus": "mine", "test_features": ' \
-           '"data/features/mine"}' in out
+           '"data/features/mine", "train_labels": "all"}' in out  # the pair's own keys travel with it
     (wd / "bad.yaml").write_text("ser: {cross: {pairs: [{train: demo_speech, test: crema_d}], variants: []}}\n")
     p = snakemake(wd, "-n", "--cores", "1", "--configfile", "bad.yaml", check=False)
     assert p.returncode != 0 and "enable both corpora" in p.stdout + p.stderr

@@ -5,9 +5,14 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
 
 
-def classification(y_true: np.ndarray, scores: np.ndarray, labels: list[str], prefix: str = "test") -> dict:
-    """scores: (n, classes) logits or probabilities; y_true: class indices."""
+def classification(y_true: np.ndarray, scores: np.ndarray, labels: list[str], prefix: str = "test",
+                   scored: list[str] | None = None) -> dict:
+    """scores: (n, classes) logits or probabilities; y_true: class indices. `scored`: the
+    classes a prediction may take (cross-corpus, those the test corpus has); the others'
+    columns are left out before the top-1 and top-3, as R4 scored RAVDESS."""
     y_true = np.asarray(y_true)
+    if scored is not None:
+        scores = np.where(np.isin(labels, scored)[None, :], scores, -np.inf)
     pred = scores.argmax(1)
     k = min(3, scores.shape[1])
     topk = np.argsort(-scores, axis=1)[:, :k]

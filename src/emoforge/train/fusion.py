@@ -98,6 +98,7 @@ def load_member(folder: Path) -> dict:
                          "delete the folder and run the member again")
     metrics = json.loads((folder / "metrics.json").read_text())
     return {**pred, "labels": metrics["labels"], "wall_s": metrics["wall_s"],
+            "scored_labels": metrics.get("scored_labels", metrics["labels"]),
             "test_speakers": metrics.get("test_speakers", [])}
 
 
@@ -116,7 +117,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
     members = {m: load_member(paths.out.parents[2] / m / paths.out.parent.name / paths.out.name)
                for m in spec.members}
     _aligned(members, "item_id"), _aligned(members, "val_item_id")
-    labels = next(iter(members.values()))["labels"]
+    labels, scored = (next(iter(members.values()))[key] for key in ("labels", "scored_labels"))
     method = spec.settings(cfg).get("method", "ua_grid")
     if method not in METHODS:
         raise KeyError(f"unknown fusion method {method!r}; known: {sorted(METHODS)}")
@@ -138,8 +139,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         w, val_ua = find(val, y_val, labels, log)
         weights = dict(zip(members, w.round(4).tolist()))
         scores = mix(w, test)
-        result = classification(y_test, scores, labels, "test")
-        result.update({"labels": labels, "val/ua": val_ua, "weights": weights, "method": method,
+        result = classification(y_test, scores, labels, "test", scored)
+        result.update({"labels": labels, "scored_labels": scored, "val/ua": val_ua, "weights": weights, "method": method,
                        "epochs_run": 1, "protocol": protocol,
                        "test_speakers": list(_aligned(members, "test_speakers")),
                        # what the fused model costs: its members' training plus the fusion itself

@@ -217,12 +217,14 @@ def load_inputs(feature: str, feature_dir: Path, cfg: dict):
 
 @dataclass
 class Fold:
-    """One fold's rows: the inputs, the class names, each row's class index, and which rows
-    train, validate and test."""
+    """One fold's rows: the inputs, the class names, each row's class index, which rows
+    train, validate and test, and the classes a test prediction may take (cross-corpus with
+    `train_labels: all`, only those the test corpus has; else all)."""
     inputs: LogMelInputs | VectorInputs
     labels: list[str]
     y: np.ndarray
     idx: dict[str, np.ndarray]
+    scored: list[str]
 
     def test_groups(self) -> list[str]:
         return sorted(self.inputs.manifest["split_group"].iloc[self.idx["test"]].unique().tolist())
@@ -230,8 +232,11 @@ class Fold:
 
 def add_test_corpus(inputs, feature: str, cfg: dict) -> None:
     """The cross protocol: the test corpus's rows appended to the training corpus's, both
-    mapped through `cross.label_map` and kept to the emotions that both sides have. Speakers
-    are prefixed with the test corpus's name, so no speaker is on both sides by name."""
+    mapped through `cross.label_map`. The test rows keep the emotions that both sides have;
+    the training rows too, or, with `cross.train_labels: all` (R4's protocol), every emotion of
+    theirs, and the test then leaves the others' columns out. `cross.drop_emotions` are left
+    out on both sides. Speakers are prefixed with the test corpus's name, so no speaker is on
+    both sides by name."""
     cross = cfg.get("cross") or {}
     if "test_corpus" not in cross:
         raise ValueError("the cross protocol needs cross.test_corpus and cross.test_features in the config")
@@ -245,11 +250,18 @@ def add_test_corpus(inputs, feature: str, cfg: dict) -> None:
     inputs.manifest["emotion"] = inputs.manifest["emotion"].replace(label_map)
     side = inputs.manifest["side"]
     emotions = {s: set(inputs.manifest.loc[side == s, "emotion"]) for s in ("train", "test")}
-    shared = emotions["train"] & emotions["test"] - set(cfg.get("drop_emotions", []))
+    dropped = set(cfg.get("drop_emotions", [])) | set(cross.get("drop_emotions", []))
+    shared = emotions["train"] & emotions["test"] - dropped
     if len(shared) < 2:
         raise ValueError(f"cross protocol: the corpora share {sorted(shared)} after the label map "
                          f"{label_map}; need two emotions or more")
-    inputs.select(inputs.manifest["emotion"].isin(shared).to_numpy())
+    trained = TRAIN_LABELS[cross.get("train_labels", "shared")](emotions["train"] - dropped, shared)
+    emotion = inputs.manifest["emotion"]
+    inputs.select(np.where(side == "train", emotion.isin(trained), emotion.isin(shared)))
+
+
+# which emotions the training corpus's rows keep: (its emotions, those both corpora have) -> kept
+TRAIN_LABELS = {"shared": lambda own, shared: shared, "all": lambda own, shared: own}
 
 
 def prepare_fold(feature: str, feature_dir: Path, cfg: dict, protocol: str, fold: int, seed: int) -> Fold:
@@ -266,4 +278,7 @@ def prepare_fold(feature: str, feature_dir: Path, cfg: dict, protocol: str, fold
     y = inputs.manifest["emotion"].map({e: i for i, e in enumerate(labels)}).to_numpy(np.int64)
     idx = split_items(inputs.manifest, protocol, cfg["folds"], fold, seed)
     inputs.fit(idx["train"])
-    return Fold(inputs, labels, y, idx)
+    scored = labels
+    if protocol == "cross":
+        scored = sorted(inputs.manifest.loc[inputs.manifest["side"] == "test", "emotion"].unique())
+    return Fold(inputs, labels, y, idx, scored)

@@ -240,15 +240,15 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         if "model" in best:
             model.load_state_dict(best["model"])
         scores = _predict(model, inputs, idx["test"], eval_batch, device)
-        result = classification(y[idx["test"]], scores, labels_text, "test")
+        result = classification(y[idx["test"]], scores, labels_text, "test", data.scored)
         # test-time augmentation only where a clip has more than one view: for clips that fit
         # in one crop (or fixed vectors) its score would equal the plain one by construction
         with_views = inputs.distinct_views(idx["test"]) > 1
         result["tta/clips_with_views"] = float(with_views.mean())
         if with_views.any():
             result.update(classification(y[idx["test"]], _predict_tta(model, inputs, idx["test"], eval_batch, device),
-                                         labels_text, "test_tta"))
-        result.update({"labels": labels_text, "best_epoch": best.get("epoch"), "val/ua": best["val/ua"],
+                                         labels_text, "test_tta", data.scored))
+        result.update({"labels": labels_text, "scored_labels": data.scored, "best_epoch": best.get("epoch"), "val/ua": best["val/ua"],
                        "epochs_run": len(history), "protocol": protocol, "test_speakers": data.test_groups(),
                        "wall_s": round(time.time() - t0, 2), "device": device.type, "mlflow_run_id": mlrun.run_id})
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
