@@ -112,7 +112,8 @@ def ser_json(w, **extra):
 def cross_json(w):
     """A cross-corpus fold's settings: the test corpus, where its features are, the label map,
     and the pair's own keys (train_labels, drop_emotions)."""
-    pair = next(p for p in config["ser"]["cross"]["pairs"] if (p["train"], p["test"]) == (w.corpus, w.target))
+    pairs = config["ser"]["cross"]["pairs"]
+    pair = next(p for p in pairs if (p["train"], p["test"]) == (w.corpus, w.target))
     cross = {"test_corpus": w.target, "test_features": f"data/features/{w.target}",
              "label_map": config["ser"]["cross"].get("label_map", {}),
              **{k: v for k, v in pair.items() if k not in ("train", "test")}}

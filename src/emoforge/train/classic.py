@@ -54,7 +54,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         clf = spec.build(n_classes=len(labels_text), n_features=x.shape[1], C=best[1]).fit(x[trainval], y[trainval])
         scores = clf.predict_proba(x[idx["test"]])
         result = classification(y[idx["test"]], scores, labels_text, "test", data.scored)
-        result.update({"labels": labels_text, "scored_labels": data.scored, "val/ua": best[0], "C": best[1], "epochs_run": 1, "protocol": protocol,
+        result.update({"labels": labels_text, "scored_labels": data.scored, "val/ua": best[0],
+                       "C": best[1], "epochs_run": 1, "protocol": protocol,
                        "test_speakers": data.test_groups(),
                        "wall_s": round(time.time() - t0, 2), "device": "cpu", "mlflow_run_id": mlrun.run_id})
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})

@@ -140,7 +140,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         weights = dict(zip(members, w.round(4).tolist()))
         scores = mix(w, test)
         result = classification(y_test, scores, labels, "test", scored)
-        result.update({"labels": labels, "scored_labels": scored, "val/ua": val_ua, "weights": weights, "method": method,
+        result.update({"labels": labels, "scored_labels": scored, "val/ua": val_ua,
+                       "weights": weights, "method": method,
                        "epochs_run": 1, "protocol": protocol,
                        "test_speakers": list(_aligned(members, "test_speakers")),
                        # what the fused model costs: its members' training plus the fusion itself

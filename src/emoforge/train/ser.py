@@ -248,7 +248,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         if with_views.any():
             result.update(classification(y[idx["test"]], _predict_tta(model, inputs, idx["test"], eval_batch, device),
                                          labels_text, "test_tta", data.scored))
-        result.update({"labels": labels_text, "scored_labels": data.scored, "best_epoch": best.get("epoch"), "val/ua": best["val/ua"],
+        result.update({"labels": labels_text, "scored_labels": data.scored,
+                       "best_epoch": best.get("epoch"), "val/ua": best["val/ua"],
                        "epochs_run": len(history), "protocol": protocol, "test_speakers": data.test_groups(),
                        "wall_s": round(time.time() - t0, 2), "device": device.type, "mlflow_run_id": mlrun.run_id})
         mlrun.metrics({k: v for k, v in result.items() if k.startswith("test/")})
