@@ -220,6 +220,24 @@ def test_mixup_pairs():
     assert 0.5 <= lam <= 1.0 and sorted(mate) == list(range(8))
 
 
+def test_ema_keeps_the_moving_average_of_the_weights_and_leaves_training_alone(demo, tmp_path):
+    cfg = {**SER_CFG, "epochs": 1}
+    runs = {}
+    for name, decay in (("plain", 0.0), ("ema", 0.5)):
+        out = tmp_path / name / "fold0"
+        runs[name] = ser.fit({**cfg, "ema": decay}, ser.Paths(demo / "feat_speech", out), "demo_speech",
+                             "cnn_statspool", 0)
+        runs[name + "/kept"] = load_state(out / "model.pt")["network"]
+        runs[name + "/checkpoint"] = load_state(tmp_path / name / "checkpoints" / "fold0.pt")["parts"]
+    # the average is only looked at: the raw weights train exactly as without it
+    raw_plain, raw_ema = runs["plain/checkpoint"]["model"], runs["ema/checkpoint"]["model"]
+    assert all(torch.equal(raw_plain[k], raw_ema[k]) for k in raw_plain)
+    average = {k.removeprefix("module."): v for k, v in runs["ema/checkpoint"]["model_avg"].items()}
+    kept = runs["ema/kept"]
+    assert all(torch.equal(kept[k], average[k]) for k in kept)  # what is tested and saved
+    assert not torch.equal(kept["head.1.weight"], raw_ema["head.1.weight"])
+
+
 def test_random_protocol_shares_speakers_and_keeps_items_apart(demo, tmp_path):
     from emoforge.train.common import split_items
     import pandas as pd

@@ -44,6 +44,15 @@ def snapshot(module: torch.nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def averaged(module: torch.nn.Module, decay: float):
+    """An exponential moving average of `module`'s weights and buffers (update it after each
+    optimiser step), or None when `decay` is 0: the weights a fit loop scores and keeps."""
+    if not decay:
+        return None
+    return torch.optim.swa_utils.AveragedModel(
+        module, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(float(decay)), use_buffers=True)
+
+
 def speaker_folds(groups: list[str], n_folds: int, seed: int) -> list[list[str]]:
     """Split the sorted distinct groups into n_folds seeded, near-equal groups of speakers."""
     uniq = sorted(set(groups))

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from .. import models, tracking
 from ..evaluate.faces import class_scores, load_classifier, score_generated
 from ..labels import FACE_EMOTIONS
-from .common import Checkpoint, begin, load_state, save_atomic, write_json
+from .common import Checkpoint, averaged, begin, load_state, save_atomic, write_json
 from .face_classifier import face_splits, load_faces
 
 RECIPE_KEYS = {"loss", "lr", "betas", "batch_size", "label_smoothing", "separate_d_steps", "ema", "epochs"}
@@ -112,8 +112,7 @@ def fit(cfg: dict, feature_dir: Path, classifier_file: Path, out: Path, corpus: 
     opt_g = torch.optim.Adam(G.parameters(), lr=float(recipe["lr"]), betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=float(recipe["lr"]), betas=betas)
     ema = float(recipe.get("ema", 0.0))
-    G_avg = torch.optim.swa_utils.AveragedModel(
-        G, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema), use_buffers=True) if ema else None
+    G_avg = averaged(G, ema)
     # faces.model is in as recipe and build, less the per-variant epochs, which may change on resume
     run_cfg = {k: v for k, v in cfg.items() if k not in ("device", "model")} | {
         "corpus": corpus, "variant": variant, "recipe": recipe, "build": build}

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .. import models, predict, tracking
 from ..evaluate.metrics import classification
-from .common import Checkpoint, begin, snapshot, write_json
+from .common import Checkpoint, averaged, begin, snapshot, write_json
 from .inputs import prepare_fold
 
 log = logging.getLogger(__name__)
@@ -177,8 +177,11 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
 
     run_cfg = {k: v for k, v in cfg.items() if k not in ("device",)} | {
         "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol}
-    ckpt = Checkpoint(paths.out.parent / "checkpoints" / f"fold{fold}.pt", run_cfg,
-                      model=model, opt=opt, sched=sched, scaler=scaler)
+    # with `ema`, the moving average of the weights is what is validated, kept and tested
+    model_avg = averaged(model, float(cfg.get("ema", 0.0)))
+    scored = model_avg.module if model_avg else model
+    ckpt = Checkpoint(paths.out.parent / "checkpoints" / f"fold{fold}.pt", run_cfg, model=model, opt=opt,
+                      sched=sched, scaler=scaler, **({"model_avg": model_avg} if model_avg else {}))
     rng = np.random.default_rng(seed + fold)
     progress = ckpt.resume(device, gen, rng) or {
         "epoch": -1, "best": {"val/ua": -1.0}, "history": [], "run_id": None, "bad_epochs": 0}
@@ -215,10 +218,12 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                 scaler.update()
                 if sched_steps_on == "batch":
                     sched.step()
+                if model_avg:
+                    model_avg.update_parameters(model)
                 total, n = total + loss.item() * len(t), n + len(t)
             row = {"epoch": epoch, "train/loss": total / max(n, 1), "lr": opt.param_groups[0]["lr"]}
             if has_val:
-                val = classification(y[idx["val"]], _predict(model, inputs, idx["val"], eval_batch, device),
+                val = classification(y[idx["val"]], _predict(scored, inputs, idx["val"], eval_batch, device),
                                      labels_text, "val")
                 row.update({"val/ua": val["val/ua"], "val/wa": val["val/wa"]})
             if sched_steps_on != "batch":
@@ -228,7 +233,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
             bar.set_postfix(loss=f"{row['train/loss']:.3f}", val_ua=f"{row.get('val/ua', float('nan')):.3f}")
             # without validation rows (R3's protocol) the last epoch is the one kept
             if not has_val or row["val/ua"] > best["val/ua"]:
-                best = {"val/ua": row.get("val/ua"), "epoch": epoch, "model": snapshot(model)}
+                best = {"val/ua": row.get("val/ua"), "epoch": epoch, "model": snapshot(scored)}
                 bad_epochs = 0
             else:
                 bad_epochs += 1
