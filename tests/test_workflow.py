@@ -1,6 +1,7 @@
 """The Snakemake graph: schema validation, a dry run with the real corpora, and a tiny
 end-to-end run of the demo (then nothing left to do, runs visible in MLflow's UI server)."""
 import json
+import re
 import os
 import shutil
 import socket
@@ -162,6 +163,20 @@ def test_folds_per_corpus_an_integer_or_one_per_speaker(tmp_path):
     assert "data/models/ser/mine/cnn_logmel/speaker/fold7/metrics.json" not in out
     assert "data/models/ser/demo_speech/cnn_logmel/speaker/fold2/metrics.json" in out
     assert "data/models/ser/demo_speech/cnn_logmel/speaker/fold3/metrics.json" not in out
+
+
+def test_a_folds_settings_are_the_ser_keys_alone_whatever_the_cores(tmp_path):
+    """The settings are a fold's checkpoint key: the job's threads and resources must not be in
+    them, or a training interrupted under --cores 2 would start over under --cores 1."""
+    wd = workdir(tmp_path)
+    settings = []
+    for cores in ("1", "2"):
+        out = snakemake(wd, "-n", "-p", "--cores", cores, "train").stdout
+        settings.append(re.findall(r"emoforge ser .*?--cfg '(\{.*?\})'", out))
+    assert settings[0] and settings[0] == settings[1]
+    first = json.loads(settings[0][0])
+    assert {"epochs", "seed", "features", "model"} <= set(first)
+    assert not {"input", "output", "threads", "resources"} & set(first)
 
 
 def test_cross_pairs_plan_one_job_each_with_the_test_corpus_in_its_settings(tmp_path):

@@ -95,17 +95,20 @@ def ser_setting(variant, key):
 FAN_OUT_KEYS = ("corpora", "variants", "protocols", "overrides", "cross")
 
 
-def ser_json(w, **extra):
+def ser_json(w, cross=None):
     """One fold's settings: the `ser` keys with this variant's recipe and overrides and only its
     model options, and none of the keys that only say what to fan out, so adding a variant
-    leaves the others be."""
+    leaves the others be. (No **kwargs: Snakemake would pass a params function its input,
+    output, threads and resources, and a fold's checkpoint would not resume under other --cores.)"""
     from emoforge import models
 
     ser = config["ser"]
     model = {w.variant: ser["model"][w.variant]} if w.variant in ser.get("model", {}) else {}
     training = {k: v for k, v in models.get(w.variant, "ser").training(ser).items() if k not in FAN_OUT_KEYS}
     settings = {**training, "model": model, "folds": ser_folds(w.corpus), "seed": config["seed"],
-                "device": config["device"], "features": config["features"], **extra}
+                "device": config["device"], "features": config["features"]}
+    if cross is not None:
+        settings["cross"] = cross
     return json.dumps(settings, sort_keys=True)  # features: how the audio was read, for `predict`
 
 
