@@ -60,12 +60,12 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
             "2D CNN on log-mel with attention pooling"),
     Variant("cnn_statspool", "ser", "logmel", "ser_cnn:StatsPoolCNN",
             "ours: four blocks of two 3x3 convolutions, attentive statistics pooling over time; "
-            "per-speaker normalisation, SpecAugment, one-cycle AdamW for 30 epochs on 2 s crops, "
+            "per-speaker normalisation, SpecAugment, one-cycle AdamW for 45 epochs on 2 s crops, "
             "whole clips at inference",
             options={"width": 16, "dropout": 0.3},
             recipe={"norm": "speaker", "frames": 200, "inference": "whole", "optimizer": "adamw",
-                    "schedule": "onecycle", "lr": 0.003, "weight_decay": 0.05, "epochs": 30,
-                    "patience": 30, "batch_size": 32, "label_smoothing": 0.1, "mixup": 0.0}),
+                    "schedule": "onecycle", "lr": 0.003, "weight_decay": 0.05, "epochs": 45,
+                    "patience": 45, "batch_size": 32, "label_smoothing": 0.1, "mixup": 0.0}),
     Variant("r4_multitask", "ser", "logmel", "ser_cnn:R4CNN",
             "R4: the whole clip's log-mel as a 128x128 image (dB below its peak), convolutions of 32 "
             "(7x7) and 64 (5x5) with max-pools, SimAM, dense 2048 between dropouts of 0.8; gender, "
