@@ -1,8 +1,8 @@
 """The Snakemake graph: schema validation, a dry run with the real corpora, and a tiny
 end-to-end run of the demo (then nothing left to do, runs visible in MLflow's UI server)."""
 import json
-import re
 import os
+import re
 import shutil
 import socket
 import subprocess
