@@ -179,9 +179,9 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
         "corpus": corpus, "variant": variant, "fold": fold, "protocol": protocol}
     # with `ema`, the moving average of the weights is what is validated, kept and tested
     model_avg = averaged(model, float(cfg.get("ema", 0.0)))
-    scored = model_avg.module if model_avg else model
+    scored = model if model_avg is None else model_avg.module
     ckpt = Checkpoint(paths.out.parent / "checkpoints" / f"fold{fold}.pt", run_cfg, model=model, opt=opt,
-                      sched=sched, scaler=scaler, **({"model_avg": model_avg} if model_avg else {}))
+                      sched=sched, scaler=scaler, model_avg=model_avg)
     rng = np.random.default_rng(seed + fold)
     progress = ckpt.resume(device, gen, rng) or {
         "epoch": -1, "best": {"val/ua": -1.0}, "history": [], "run_id": None, "bad_epochs": 0}
@@ -218,7 +218,7 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                 scaler.update()
                 if sched_steps_on == "batch":
                     sched.step()
-                if model_avg:
+                if model_avg is not None:
                     model_avg.update_parameters(model)
                 total, n = total + loss.item() * len(t), n + len(t)
             row = {"epoch": epoch, "train/loss": total / max(n, 1), "lr": opt.param_groups[0]["lr"]}
