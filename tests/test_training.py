@@ -220,6 +220,26 @@ def test_mixup_pairs():
     assert 0.5 <= lam <= 1.0 and sorted(mate) == list(range(8))
 
 
+def test_freq_warp_stretches_each_crops_mel_axis_within_its_range_and_keeps_padding():
+    from emoforge.train.inputs import freq_warp
+    gen = torch.Generator().manual_seed(0)
+    ramp = torch.arange(64, dtype=torch.float32).expand(16, 50, 64).clone()
+    ramp[:, 40:] = 0  # padding after the end of a short clip
+    warped = freq_warp(ramp, gen, 0.1)
+    assert warped.shape == ramp.shape and (warped[:, 40:] == 0).all()
+    slope = warped[:, 0, 20] / ramp[:, 0, 20]  # a band moves to about band / factor
+    assert ((slope > 1 / 1.1 - 0.02) & (slope < 1 / 0.9 + 0.02)).all() and slope.std() > 0.01
+    assert freq_warp(ramp, gen, 0.0) is ramp
+
+
+def test_spec_masks_sets_how_many_masks_each_crop_gets():
+    from emoforge.train.inputs import spec_augment
+    ones = torch.ones(64, 200, 64)
+    masked = [(spec_augment(ones, torch.Generator().manual_seed(1), masks=k) == 0).float().mean()
+              for k in (0, 1, 2)]
+    assert masked[0] == 0 and 0 < masked[1] < masked[2]
+
+
 def test_ema_keeps_the_moving_average_of_the_weights_and_leaves_training_alone(demo, tmp_path):
     cfg = {**SER_CFG, "epochs": 1}
     runs = {}

@@ -40,15 +40,34 @@ def pad_batch(mels: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width_f: int = 8) -> torch.Tensor:
-    """One time and one frequency mask per example (Park et al. 2019)."""
+def spec_augment(x: torch.Tensor, gen: torch.Generator, width_t: int = 30, width_f: int = 8,
+                 masks: int = 1) -> torch.Tensor:
+    """`masks` time and `masks` frequency masks per example (Park et al. 2019)."""
     x = x.clone()
     for i in range(x.shape[0]):
-        t0 = int(torch.randint(0, max(1, x.shape[1] - width_t), (1,), generator=gen))
-        f0 = int(torch.randint(0, max(1, x.shape[2] - width_f), (1,), generator=gen))
-        x[i, t0:t0 + int(torch.randint(0, width_t, (1,), generator=gen))] = 0
-        x[i, :, f0:f0 + int(torch.randint(0, width_f, (1,), generator=gen))] = 0
+        for _ in range(masks):
+            t0 = int(torch.randint(0, max(1, x.shape[1] - width_t), (1,), generator=gen))
+            f0 = int(torch.randint(0, max(1, x.shape[2] - width_f), (1,), generator=gen))
+            x[i, t0:t0 + int(torch.randint(0, width_t, (1,), generator=gen))] = 0
+            x[i, :, f0:f0 + int(torch.randint(0, width_f, (1,), generator=gen))] = 0
     return x
+
+
+def freq_warp(x: torch.Tensor, gen: torch.Generator, amount: float) -> torch.Tensor:
+    """Each example's mel axis stretched by a random factor in [1 - amount, 1 + amount], cut or
+    zero-padded at the top (vocal tract length perturbation on the spectrogram, after Jaitly and
+    Hinton 2013): a voice with a longer or shorter vocal tract saying the same thing."""
+    if amount <= 0:
+        return x
+    bands = x.shape[2]
+    out = torch.zeros_like(x)
+    factors = 1 + amount * (2 * torch.rand(x.shape[0], generator=gen) - 1)
+    for i, factor in enumerate(factors.tolist()):
+        width = max(1, round(bands * factor))
+        warped = torch.nn.functional.interpolate(x[i][None, None], size=(x.shape[1], width),
+                                                 mode="bilinear", align_corners=False)[0, 0]
+        out[i, :, :min(width, bands)] = warped[:, :bands]
+    return out
 
 
 def resize_image(mel: np.ndarray, size: int) -> np.ndarray:
@@ -101,6 +120,8 @@ class LogMelInputs:
         if self.inference not in ("crop", "whole"):
             raise ValueError(f"unknown inference {self.inference!r}; known: crop, whole")
         self.norm, self.trim = norm, bool(cfg.get("trim_silence", True))
+        self.masks = int(cfg.get("spec_masks", 1))
+        self.warp = float(cfg.get("freq_warp", 0.0))
 
     def state(self) -> dict:
         """What a model file needs to make these inputs from new recordings (emoforge.predict)."""
@@ -150,7 +171,7 @@ class LogMelInputs:
         return np.array([min(k, max(1, len(self.data[i]) - self.frames + 1)) for i in idx])
 
     def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return spec_augment(x, gen)
+        return spec_augment(freq_warp(x, gen, self.warp), gen, masks=self.masks)
 
 
 class VectorInputs:
