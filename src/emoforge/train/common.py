@@ -207,8 +207,9 @@ class Checkpoint:
     """Saved every epoch; resumed when the config matches, set aside (loudly) when not.
 
     `parts` are the objects with a state_dict (modules, optimisers, schedulers, scalers); a part
-    given as None (an average that is switched off) is left out. save() stores them with the loop's progress and every RNG state, resume() puts all of it
-    back, so that a job killed anywhere ends with the numbers of one that never stopped."""
+    given as None (an average that is switched off) is left out. save() stores them with the
+    loop's progress and every RNG state, resume() puts all of it back, so that a job killed
+    anywhere ends with the numbers of one that never stopped."""
 
     def __init__(self, path: Path, cfg: dict, **parts):
         self.path, self.hash = path, config_hash({k: v for k, v in cfg.items() if k not in LENGTH_KEYS})

@@ -116,7 +116,8 @@ def fit(cfg: dict, feature_dir: Path, classifier_file: Path, out: Path, corpus: 
     # faces.model is in as recipe and build, less the per-variant epochs, which may change on resume
     run_cfg = {k: v for k, v in cfg.items() if k not in ("device", "model")} | {
         "corpus": corpus, "variant": variant, "recipe": recipe, "build": build}
-    ckpt = Checkpoint(out / "checkpoint.pt", run_cfg, G=G, D=D, opt_g=opt_g, opt_d=opt_d, G_avg=G_avg)
+    ckpt = Checkpoint(out / "checkpoint.pt", run_cfg, G=G, D=D, opt_g=opt_g, opt_d=opt_d,
+                      G_avg=G_avg)
     progress = ckpt.resume(device, gen) or {"epoch": -1, "history": [], "run_id": None}
     history = progress["history"]
     real_x, real_y = torch.from_numpy(images[train])[:, None], torch.from_numpy(labels[train])
