@@ -261,14 +261,37 @@ def test_world_mlp_moves_the_envelope_the_way_training_pairs_did():
         return World(f0=f0, envelope=envelope, aperiodicity=np.full((frames, 513), 0.1), sample_rate=SR)
 
     pairs = [(clip(120, 0.0), clip(150, -2.0), "neutral", "sad") for _ in range(12)]
-    converter = get("world_mlp")()
-    converter.epochs = 30
+    converter = get("world_mlp")(epochs=30, strength=1.0)
     converter.fit(pairs)
     source = clip(120, 0.0)
-    converted = converter.convert(source, "neutral", "sad")
-    gain_db = 10 * np.log10(converted.envelope.mean(0) / source.envelope.mean(0))
-    assert gain_db[-1] - gain_db[0] == pytest.approx(10 * np.log10(np.exp(-2.0)), abs=2.0)  # -8.7 dB
+
+    def tilt_db(strength):
+        converter.strength = strength
+        converted = converter.convert(source, "neutral", "sad")
+        gain_db = 10 * np.log10(converted.envelope.mean(0) / source.envelope.mean(0))
+        return gain_db[-1] - gain_db[0], converted
+
+    full_tilt, converted = tilt_db(1.0)
+    assert full_tilt == pytest.approx(10 * np.log10(np.exp(-2.0)), abs=2.0)  # -8.7 dB
     assert np.median(converted.f0) == pytest.approx(150, rel=0.05)
+    assert tilt_db(0.5)[0] == pytest.approx(full_tilt / 2, abs=0.5)  # the change is log-linear
+
+
+def test_world_mlp_model_files_keep_their_strength():
+    from emoforge.convert import get
+
+    assert get("world_mlp")().strength == 0.75  # the default the validation speakers chose
+    with pytest.raises(ValueError, match="strength"):
+        get("world_mlp")(strength=0.0)
+    frames = 40
+    world = World(f0=np.full(frames, 120.0), envelope=np.full((frames, 513), 1e-3),
+                  aperiodicity=np.full((frames, 513), 0.1), sample_rate=SR)
+    converter = get("world_mlp")(epochs=1, strength=0.5)
+    converter.fit([(world, world, "neutral", "sad")] * 2)
+    state = converter.state()
+    assert type(converter).from_state(state).strength == 0.5
+    del state["settings"]["strength"]  # a file written before the setting existed
+    assert type(converter).from_state(state).strength == 1.0
 
 
 def test_the_report_page_plays_source_target_and_every_conversion(world_runs, tmp_path):

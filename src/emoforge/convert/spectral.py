@@ -5,7 +5,12 @@ Training pairs are aligned frame by frame with DTW on their mel-cepstra. An MLP 
 source frame's mel-cepstrum with its neighbours and both emotions, and predicts how the
 target's mel-cepstrum differs. At conversion the predicted change becomes a smooth gain
 curve over frequency that multiplies the source's full-resolution envelope, so the fine
-structure of the voice is kept; F0, rate and aperiodicity come from the baseline."""
+structure of the voice is kept; F0, rate and aperiodicity come from the baseline.
+
+`strength` scales the predicted change before it is applied. The network is trained with MSE
+on the average change, and applying all of it costs voice quality and speaker similarity;
+on the RAVDESS validation speakers 0.75 of it scored better than all of it in MCD, speaker
+similarity and DNSMOS, and worse in how often the judge heard the target emotion."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -31,8 +36,11 @@ class SpectralMLP:
     reads = "world"
 
     def __init__(self, context: int = 2, hidden: int = 256, epochs: int = 6, batch_size: int = 512,
-                 lr: float = 1e-3, seed: int = 0):
+                 lr: float = 1e-3, seed: int = 0, strength: float = 0.75):
+        if not 0.0 < strength <= 2.0:
+            raise ValueError(f"strength must lie in (0, 2], got {strength}")
         self.context, self.hidden, self.epochs = context, hidden, epochs
+        self.strength = strength
         self.batch_size, self.lr, self.seed = batch_size, lr, seed
         self.prosody = ProsodyBaseline()
         self.emotions: list[str] = []
@@ -92,7 +100,7 @@ class SpectralMLP:
         torch.set_num_threads(1)  # converters run one per worker process
         with torch.no_grad():
             predicted = self.net(torch.from_numpy(self._inputs(mcep, source, target))).numpy()
-        delta = predicted * self.stats["y_std"] + self.stats["y_mean"]
+        delta = (predicted * self.stats["y_std"] + self.stats["y_mean"]) * self.strength
         delta[~world.active_frames()] = 0.0  # the network learnt from speech, not from silence
         fft_size = 2 * (world.envelope.shape[1] - 1)
         def envelope(coded):
@@ -107,19 +115,22 @@ class SpectralMLP:
 
     def describe(self) -> dict:
         return {"emotions": self.emotions, "context": self.context, "hidden": self.hidden,
-                "epochs": self.epochs, "train_loss": self.losses, "prosody": self.prosody.describe()}
+                "epochs": self.epochs, "strength": self.strength, "train_loss": self.losses,
+                "prosody": self.prosody.describe()}
 
     def state(self) -> dict:
         """Tensors and plain types only: model files are read with weights_only=True."""
         return {"settings": {"context": self.context, "hidden": self.hidden, "epochs": self.epochs,
-                             "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed},
+                             "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed,
+                             "strength": self.strength},
                 "emotions": self.emotions, "net": self.net.state_dict(), "losses": self.losses,
                 "stats": {k: torch.from_numpy(np.asarray(v)) for k, v in self.stats.items()},
                 "prosody": self.prosody.state()}
 
     @classmethod
     def from_state(cls, state: dict) -> "SpectralMLP":
-        converter = cls(**state["settings"])
+        # model files written before `strength` existed applied all of the predicted change
+        converter = cls(**{"strength": 1.0, **state["settings"]})
         converter.emotions, converter.losses = list(state["emotions"]), list(state["losses"])
         converter.stats = {k: v.numpy() for k, v in state["stats"].items()}
         converter.prosody = ProsodyBaseline.from_state(state["prosody"])
