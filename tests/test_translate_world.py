@@ -277,21 +277,44 @@ def test_world_mlp_moves_the_envelope_the_way_training_pairs_did():
     assert tilt_db(0.5)[0] == pytest.approx(full_tilt / 2, abs=0.5)  # the change is log-linear
 
 
-def test_world_mlp_model_files_keep_their_strength():
+def _steady_clip(aperiodicity: float, frames: int = 40) -> World:
+    return World(f0=np.full(frames, 120.0), envelope=np.full((frames, 513), 1e-3),
+                 aperiodicity=np.full((frames, 513), aperiodicity), sample_rate=SR)
+
+
+def test_world_mlp_moves_aperiodicity_the_way_training_pairs_did():
+    """Breathier targets (aperiodicity 0.1 -> 0.3 when voiced): a new source gets breathier."""
+    from emoforge.convert import get
+
+    converter = get("world_mlp")(epochs=1)
+    converter.fit([(_steady_clip(0.1), _steady_clip(0.3), "neutral", "sad")] * 3)
+    converted = converter.convert(_steady_clip(0.2), "neutral", "sad")
+    assert np.median(converted.aperiodicity) == pytest.approx(0.6, rel=0.05)  # 0.2 * 3
+    converter.aperiodicity_shift = 0.0
+    converted = converter.convert(_steady_clip(0.2), "neutral", "sad")
+    assert np.median(converted.aperiodicity) == pytest.approx(0.2)
+    converter.aperiodicity_shift = 1.0
+    assert converter.convert(_steady_clip(0.5), "neutral", "sad").aperiodicity.max() <= 1.0
+
+
+def test_world_mlp_model_files_keep_their_settings():
     from emoforge.convert import get
 
     assert get("world_mlp")().strength == 0.75  # the default the validation speakers chose
     with pytest.raises(ValueError, match="strength"):
         get("world_mlp")(strength=0.0)
-    frames = 40
-    world = World(f0=np.full(frames, 120.0), envelope=np.full((frames, 513), 1e-3),
-                  aperiodicity=np.full((frames, 513), 0.1), sample_rate=SR)
-    converter = get("world_mlp")(epochs=1, strength=0.5)
-    converter.fit([(world, world, "neutral", "sad")] * 2)
+    with pytest.raises(ValueError, match="aperiodicity_shift"):
+        get("world_mlp")(aperiodicity_shift=-1.0)
+    converter = get("world_mlp")(epochs=1, strength=0.5, aperiodicity_shift=0.5)
+    converter.fit([(_steady_clip(0.1), _steady_clip(0.3), "neutral", "sad")] * 2)
     state = converter.state()
-    assert type(converter).from_state(state).strength == 0.5
-    del state["settings"]["strength"]  # a file written before the setting existed
-    assert type(converter).from_state(state).strength == 1.0
+    loaded = type(converter).from_state(state)
+    assert (loaded.strength, loaded.aperiodicity_shift) == (0.5, 0.5)
+    assert np.allclose(loaded.aperiodicity_shifts[("neutral", "sad")], np.log(3.0))
+    del state["settings"]["strength"], state["settings"]["aperiodicity_shift"]
+    del state["aperiodicity_shifts"]  # a file written before these settings existed
+    loaded = type(converter).from_state(state)
+    assert (loaded.strength, loaded.aperiodicity_shift) == (1.0, 0.0)
 
 
 def test_the_report_page_plays_source_target_and_every_conversion(world_runs, tmp_path):

@@ -5,12 +5,15 @@ Training pairs are aligned frame by frame with DTW on their mel-cepstra. An MLP 
 source frame's mel-cepstrum with its neighbours and both emotions, and predicts how the
 target's mel-cepstrum differs. At conversion the predicted change becomes a smooth gain
 curve over frequency that multiplies the source's full-resolution envelope, so the fine
-structure of the voice is kept; F0, rate and aperiodicity come from the baseline.
+structure of the voice is kept; F0 and rate come from the baseline. Aperiodicity moves by
+the average change of each frequency's log-aperiodicity over voiced frames of training pairs
+of the same two emotions (breathier, or clearer).
 
 `strength` scales the predicted change before it is applied. The network is trained with MSE
 on the average change, and applying all of it costs voice quality and speaker similarity;
 on the RAVDESS validation speakers 0.75 of it scored better than all of it in MCD, speaker
-similarity and DNSMOS, and worse in how often the judge heard the target emotion."""
+similarity and DNSMOS, and worse in how often the judge heard the target emotion.
+`aperiodicity_shift` scales the aperiodicity change (0 keeps the source's)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -24,6 +27,8 @@ from ..evaluate.conversion import dtw_path
 from ..features.world import World
 from .prosody import ProsodyBaseline
 
+APERIODICITY_FLOOR = 1e-4  # D4C's values lie in (0, 1]; a floor keeps their logarithm finite
+
 
 def with_context(mcep: np.ndarray, context: int) -> np.ndarray:
     """(T, D) -> (T, D * (2 * context + 1)): each frame beside its neighbours (edges repeated)."""
@@ -31,14 +36,38 @@ def with_context(mcep: np.ndarray, context: int) -> np.ndarray:
     return np.concatenate([padded[k:k + len(mcep)] for k in range(2 * context + 1)], axis=1)
 
 
+def mean_log_aperiodicity(world: World) -> np.ndarray | None:
+    """Per frequency bin, the mean log-aperiodicity of a clip's voiced frames (None: no voice)."""
+    world = world.active()
+    voiced = world.aperiodicity[world.f0 > 0]
+    if not len(voiced):
+        return None
+    return np.log(np.maximum(voiced, APERIODICITY_FLOOR)).mean(axis=0)
+
+
+def aperiodicity_shifts(pairs) -> dict[tuple[str, str], np.ndarray]:
+    """Per (source, target) emotion pair, the mean target-minus-source log-aperiodicity."""
+    grouped: dict[tuple[str, str], list[np.ndarray]] = {}
+    for source, target, source_emotion, target_emotion in pairs:
+        before, after = mean_log_aperiodicity(source), mean_log_aperiodicity(target)
+        if before is not None and after is not None:
+            grouped.setdefault((source_emotion, target_emotion), []).append(after - before)
+    return {key: np.mean(changes, axis=0) for key, changes in grouped.items()}
+
+
 class SpectralMLP:
     resynthesises = True
     reads = "world"
 
     def __init__(self, context: int = 2, hidden: int = 256, epochs: int = 6, batch_size: int = 512,
-                 lr: float = 1e-3, seed: int = 0, strength: float = 0.75):
+                 lr: float = 1e-3, seed: int = 0, strength: float = 0.75,
+                 aperiodicity_shift: float = 1.0):
         if not 0.0 < strength <= 2.0:
             raise ValueError(f"strength must lie in (0, 2], got {strength}")
+        if not 0.0 <= aperiodicity_shift <= 2.0:
+            raise ValueError(f"aperiodicity_shift must lie in [0, 2], got {aperiodicity_shift}")
+        self.aperiodicity_shift = aperiodicity_shift
+        self.aperiodicity_shifts: dict[tuple[str, str], np.ndarray] = {}
         self.context, self.hidden, self.epochs = context, hidden, epochs
         self.strength = strength
         self.batch_size, self.lr, self.seed = batch_size, lr, seed
@@ -70,6 +99,7 @@ class SpectralMLP:
     def fit(self, pairs, checkpoint: Path | None = None) -> None:
         pairs = list(pairs)
         self.prosody.fit(pairs)
+        self.aperiodicity_shifts = aperiodicity_shifts(pairs)
         self.emotions = sorted({e for *_, s, t in pairs for e in (s, t)})
         aligned = list(self._aligned(pairs))
         every_frame = np.concatenate([with_context(m, self.context) for m, *_ in aligned])
@@ -107,6 +137,11 @@ class SpectralMLP:
             return pyworld.decode_spectral_envelope(np.ascontiguousarray(coded), world.sample_rate, fft_size)
         before, after = envelope(mcep), envelope(mcep + delta)
         moved = replace(world, envelope=world.envelope * (after / np.maximum(before, 1e-20)))
+        if self.aperiodicity_shift and (source, target) in self.aperiodicity_shifts:
+            change = self.aperiodicity_shift * self.aperiodicity_shifts[(source, target)]
+            log_aperiodicity = np.log(np.maximum(moved.aperiodicity, APERIODICITY_FLOOR)) + change
+            aperiodicity = np.clip(np.exp(log_aperiodicity), APERIODICITY_FLOOR, 1.0)
+            moved = replace(moved, aperiodicity=aperiodicity)
         pitch_and_rate = replace(self.prosody.shifts[(source, target)], loudness_offset=0.0)
         return pitch_and_rate.apply(moved)
 
@@ -115,25 +150,33 @@ class SpectralMLP:
 
     def describe(self) -> dict:
         return {"emotions": self.emotions, "context": self.context, "hidden": self.hidden,
-                "epochs": self.epochs, "strength": self.strength, "train_loss": self.losses,
+                "epochs": self.epochs, "strength": self.strength,
+                "aperiodicity_shift": self.aperiodicity_shift, "train_loss": self.losses,
                 "prosody": self.prosody.describe()}
 
     def state(self) -> dict:
         """Tensors and plain types only: model files are read with weights_only=True."""
         return {"settings": {"context": self.context, "hidden": self.hidden, "epochs": self.epochs,
                              "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed,
-                             "strength": self.strength},
+                             "strength": self.strength,
+                             "aperiodicity_shift": self.aperiodicity_shift},
                 "emotions": self.emotions, "net": self.net.state_dict(), "losses": self.losses,
                 "stats": {k: torch.from_numpy(np.asarray(v)) for k, v in self.stats.items()},
-                "prosody": self.prosody.state()}
+                "prosody": self.prosody.state(),
+                "aperiodicity_shifts": {f"{s}->{t}": torch.from_numpy(change)
+                                        for (s, t), change in self.aperiodicity_shifts.items()}}
 
     @classmethod
     def from_state(cls, state: dict) -> "SpectralMLP":
-        # model files written before `strength` existed applied all of the predicted change
-        converter = cls(**{"strength": 1.0, **state["settings"]})
+        # model files written before these settings existed: all of the predicted change, and
+        # the source's aperiodicity
+        converter = cls(**{"strength": 1.0, "aperiodicity_shift": 0.0, **state["settings"]})
         converter.emotions, converter.losses = list(state["emotions"]), list(state["losses"])
         converter.stats = {k: v.numpy() for k, v in state["stats"].items()}
         converter.prosody = ProsodyBaseline.from_state(state["prosody"])
+        shifts = state.get("aperiodicity_shifts", {})
+        converter.aperiodicity_shifts = {tuple(key.split("->")): change.numpy()
+                                         for key, change in shifts.items()}
         weights = state["net"]
         converter.net = converter._network(weights["0.weight"].shape[1], weights["4.weight"].shape[0])
         converter.net.load_state_dict(weights)
