@@ -59,6 +59,16 @@ class Shift:
         return replace(world, f0=f0, envelope=envelope).stretched(self.rate)
 
 
+def direction_key(direction: tuple[str, str]) -> str:
+    """How model files name a (source, target) emotion pair: "sad->happy"."""
+    return "->".join(direction)
+
+
+def direction_of(key: str) -> tuple[str, str]:
+    source, target = key.split("->")
+    return source, target
+
+
 class NoConversion:
     """The source itself: every metric's floor. Its audio is the source recording."""
     resynthesises = False
@@ -118,10 +128,10 @@ class ProsodyBaseline:
         return self.state()
 
     def state(self) -> dict:
-        return {f"{s}->{t}": vars(shift) for (s, t), shift in self.shifts.items()}
+        return {direction_key(direction): vars(shift) for direction, shift in self.shifts.items()}
 
     @classmethod
     def from_state(cls, state: dict) -> "ProsodyBaseline":
         baseline = cls()
-        baseline.shifts = {tuple(key.split("->")): Shift(**values) for key, values in state.items()}
+        baseline.shifts = {direction_of(key): Shift(**values) for key, values in state.items()}
         return baseline

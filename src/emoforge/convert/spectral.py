@@ -25,7 +25,7 @@ from torch import nn
 
 from ..evaluate.conversion import dtw_path
 from ..features.world import World
-from .prosody import ProsodyBaseline
+from .prosody import ProsodyBaseline, direction_key, direction_of
 
 APERIODICITY_FLOOR = 1e-4  # D4C's values lie in (0, 1]; a floor keeps their logarithm finite
 
@@ -163,8 +163,8 @@ class SpectralMLP:
                 "emotions": self.emotions, "net": self.net.state_dict(), "losses": self.losses,
                 "stats": {k: torch.from_numpy(np.asarray(v)) for k, v in self.stats.items()},
                 "prosody": self.prosody.state(),
-                "aperiodicity_shifts": {f"{s}->{t}": torch.from_numpy(change)
-                                        for (s, t), change in self.aperiodicity_shifts.items()}}
+                "aperiodicity_shifts": {direction_key(direction): torch.from_numpy(change)
+                                        for direction, change in self.aperiodicity_shifts.items()}}
 
     @classmethod
     def from_state(cls, state: dict) -> "SpectralMLP":
@@ -175,7 +175,7 @@ class SpectralMLP:
         converter.stats = {k: v.numpy() for k, v in state["stats"].items()}
         converter.prosody = ProsodyBaseline.from_state(state["prosody"])
         shifts = state.get("aperiodicity_shifts", {})
-        converter.aperiodicity_shifts = {tuple(key.split("->")): change.numpy()
+        converter.aperiodicity_shifts = {direction_of(key): change.numpy()
                                          for key, change in shifts.items()}
         weights = state["net"]
         converter.net = converter._network(weights["0.weight"].shape[1], weights["4.weight"].shape[0])
