@@ -561,3 +561,7 @@ def test_the_sharpness_cap_blurs_only_faces_sharper_than_it_and_just_down_to_it(
     assert torch.equal(SharpnessCap(0.0)(faces_), faces_)
     model = FaceEmotionCNN(7, 8, sharpness_cap=cap).eval()
     assert torch.allclose(model.embed(faces_), model.embedding(model.features(capped)), atol=1e-5)
+    # training filters its faces once, in batches, to exactly what the network reads
+    from emoforge.train.face_classifier import filter_faces
+    once = filter_faces(model, faces_[:, 0].numpy(), torch.device("cpu"), batch=4)
+    assert np.array_equal(once, capped[:, 0].numpy())

@@ -74,6 +74,14 @@ class SharpnessCap(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.cap <= 0:
             return x
+        above = face_sharpness(x)[:, 0] > self.cap
+        if not above.any():
+            return x
+        capped = x.clone()
+        capped[above] = self._ladder(x[above])  # faces under the cap keep sigma 0: themselves
+        return capped
+
+    def _ladder(self, x: torch.Tensor) -> torch.Tensor:
         n_sigmas, width = self.bank.shape
         r = width // 2
         bank = self.bank.to(x.dtype)
@@ -101,9 +109,17 @@ class FaceEmotionCNN(nn.Module):
                                        nn.BatchNorm1d(embed_dim), nn.ReLU(True))
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, n_classes))
 
+    def input_filter(self, x: torch.Tensor) -> torch.Tensor:
+        """The fixed (untrained) low-pass and sharpness cap every face goes through first:
+        training applies it once to its faces rather than at every step."""
+        return self.cap(self.blur(x))
+
+    def embed_filtered(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embedding(self.features(x))
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate features: where FID, KID and diversity are measured."""
-        return self.embedding(self.features(self.cap(self.blur(x))))
+        return self.embed_filtered(self.input_filter(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))
