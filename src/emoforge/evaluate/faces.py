@@ -35,9 +35,10 @@ def load_classifier(path: Path, device=torch.device("cpu")) -> tuple[FaceEmotion
     return model.to(device).eval(), list(state["labels"])
 
 
-def _batches(images: np.ndarray, device):
-    for start in range(0, len(images), BATCH):
-        yield torch.from_numpy(images[start:start + BATCH]).float()[:, None].to(device)
+def face_batches(images: np.ndarray, device, size: int = BATCH):
+    """(n, 48, 48) faces as float tensors of up to `size` faces, (k, 1, 48, 48), on `device`."""
+    for start in range(0, len(images), size):
+        yield torch.from_numpy(images[start:start + size]).float()[:, None].to(device)
 
 
 @torch.no_grad()
@@ -46,7 +47,7 @@ def read_faces(classifier: FaceEmotionCNN, images: np.ndarray, device) -> tuple[
     mirror image (faces are near-symmetric and the classifier trained on both)."""
     classifier.eval()
     scores, features = [], []
-    for x in _batches(images, device):
+    for x in face_batches(images, device):
         embedded = classifier.embed(x)
         logits = classifier.head(embedded).float() + classifier(x.flip(3)).float()
         scores.append(torch.softmax(logits / 2, 1).cpu())

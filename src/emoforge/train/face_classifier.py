@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import tracking
-from ..evaluate.faces import class_scores, distribution_distance, per_class_accuracy, read_faces
+from ..evaluate.faces import (class_scores, distribution_distance, face_batches, per_class_accuracy,
+                              read_faces)
 from ..evaluate.metrics import classification
 from ..labels import FACE_EMOTIONS
 from ..models.face_classifier import FaceEmotionCNN
@@ -144,9 +145,8 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def filter_faces(model: FaceEmotionCNN, faces: np.ndarray, device, batch: int = 1024) -> np.ndarray:
     """The faces through the model's fixed input filter (blur, sharpness cap). Training filters
     its faces once, then augments them, instead of filtering every batch of every epoch."""
-    chunks = [model.input_filter(torch.from_numpy(faces[start:start + batch])[:, None].to(device))
-              for start in range(0, len(faces), batch)]
-    return torch.cat(chunks)[:, 0].cpu().numpy()
+    filtered = [model.input_filter(x) for x in face_batches(faces, device, batch)]
+    return torch.cat(filtered)[:, 0].cpu().numpy()
 
 
 def train_epoch(model, opt, sched, images, labels, batch_size, device, gen) -> float:
