@@ -12,7 +12,7 @@ from emoforge.corpora import REGISTRY, write_index
 from emoforge.features.audio import MelConfig
 from emoforge.features.extract import extract_images, extract_vectors, load_logmel
 from emoforge.labels import FACE_EMOTIONS
-from emoforge.train import face_classifier, faces, ser, ser_fit
+from emoforge.train import face_classifier, faces, fusion, ser, ser_fit
 from emoforge.train.common import fold_split, load_state, speaker_folds
 
 SER_CFG = dict(seed=0, folds=4, epochs=1, lr=1e-3, weight_decay=0.01, lr_patience=1, patience=3,
@@ -158,6 +158,25 @@ def test_log_loss_fusion_weighs_its_members_on_validation_speakers(demo, ser_run
         assert not set(m["item_id"]) & set(fused["val_item_id"])
         alone = val_log_loss(probabilities(m["val_scores"]), m["val_y"])
         assert val_log_loss(fused["val_scores"], fused["val_y"]) <= alone + 1e-6
+
+
+def test_train_on_val_trains_on_the_validation_speakers_and_keeps_no_scores_for_a_fusion(demo, ser_runs):
+    from emoforge.train.inputs import prepare_fold
+    held_out = prepare_fold("logmel", demo / "feat_speech", SER_CFG, "speaker", 1, 0).idx
+    merged = prepare_fold("logmel", demo / "feat_speech", {**SER_CFG, "train_on_val": True},
+                          "speaker", 1, 0).idx
+    assert len(held_out["val"]) == 60 and not len(merged["val"])
+    assert set(merged["train"]) == set(held_out["train"]) | set(held_out["val"])
+    assert np.array_equal(merged["test"], held_out["test"])
+    variant = "cnn_statspool_trainval"
+    assert models.get(variant).training({})["train_on_val"] is True
+    out = ser_runs / variant / "speaker" / "fold1"
+    cfg = {**SER_CFG, **models.get(variant).recipe, "epochs": 2}
+    r = ser.fit(cfg, ser.Paths(demo / "feat_speech", out), "demo_speech", variant, 1)
+    assert r["val/ua"] is None and r["best_epoch"] == 1 and r["test/n"] == 60  # the last epoch
+    assert not len(np.load(out / "predictions.npz")["val_scores"])
+    with pytest.raises(ValueError, match="no validation scores"):
+        fusion.load_member(out)
 
 
 def test_statspool_cnn_scores_a_clip_alone_as_in_a_batch_padded_to_a_longer_one():

@@ -55,6 +55,11 @@ R2_RECIPE = {"protocols": ["speaker", "r2split"], "optimizer": "adam", "lr": 0.0
              "label_smoothing": 0.0, "mixup": 0.0, "scale": "none", "patience": 1000}
 R2_SEQUENCE_RECIPE = {"lr": 0.005, "weight_decay": 0.0, "epochs": 25, "milestones": []}
 
+STATSPOOL_OPTIONS = {"width": 16, "dropout": 0.3}
+STATSPOOL_RECIPE = {"norm": "speaker", "frames": 200, "inference": "whole", "optimizer": "adamw",
+                    "schedule": "onecycle", "lr": 0.003, "weight_decay": 0.05, "epochs": 45,
+                    "patience": 45, "batch_size": 32, "label_smoothing": 0.1, "mixup": 0.0}
+
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("cnn_logmel", "ser", "logmel", "ser_cnn:LogMelCNN",
             "2D CNN on log-mel with attention pooling"),
@@ -62,10 +67,12 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
             "ours: four blocks of two 3x3 convolutions, attentive statistics pooling over time; "
             "per-speaker normalisation, SpecAugment, one-cycle AdamW for 45 epochs on 2 s crops, "
             "whole clips at inference",
-            options={"width": 16, "dropout": 0.3},
-            recipe={"norm": "speaker", "frames": 200, "inference": "whole", "optimizer": "adamw",
-                    "schedule": "onecycle", "lr": 0.003, "weight_decay": 0.05, "epochs": 45,
-                    "patience": 45, "batch_size": 32, "label_smoothing": 0.1, "mixup": 0.0}),
+            options=STATSPOOL_OPTIONS, recipe=STATSPOOL_RECIPE),
+    Variant("cnn_statspool_trainval", "ser", "logmel", "ser_cnn:StatsPoolCNN",
+            "ours: cnn_statspool's network and recipe, trained on the validation speakers too "
+            "(a fold's 20 training-side speakers, not 16); with no validation its 45th epoch is "
+            "kept. Not a fusion member: it has no held-out scores to weigh",
+            options=STATSPOOL_OPTIONS, recipe=STATSPOOL_RECIPE | {"train_on_val": True}),
     Variant("r4_multitask", "ser", "logmel", "ser_cnn:R4CNN",
             "R4: the whole clip's log-mel as a 128x128 image (dB below its peak), convolutions of 32 "
             "(7x7) and 64 (5x5) with max-pools, SimAM, dense 2048 between dropouts of 0.8; gender, "

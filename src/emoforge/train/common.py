@@ -150,6 +150,13 @@ def split_items(manifest, protocol: str, folds: int | str, fold: int, seed: int)
     return PROTOCOLS[protocol].split(manifest, fold_count(training_side, folds), fold, seed)
 
 
+def validation_trained(idx: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The split with its validation rows moved into training, as `train_on_val` asks: more
+    speakers to learn from, and no validation, so the fit loop keeps its last epoch."""
+    return {"train": np.sort(np.concatenate([idx["train"], idx["val"]])), "val": idx["val"][:0],
+            "test": idx["test"]}
+
+
 def config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -15,7 +15,7 @@ import torch
 
 from ..features.audio import trim_silence
 from ..features.extract import load_logmel
-from .common import split_items
+from .common import split_items, validation_trained
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,8 @@ def prepare_fold(feature: str, feature_dir: Path, cfg: dict, protocol: str, fold
     labels = sorted(inputs.manifest["emotion"].unique())
     y = inputs.manifest["emotion"].map({e: i for i, e in enumerate(labels)}).to_numpy(np.int64)
     idx = split_items(inputs.manifest, protocol, cfg["folds"], fold, seed)
+    if cfg.get("train_on_val", False):
+        idx = validation_trained(idx)
     inputs.fit(idx["train"])
     scored = labels
     if protocol == "cross":
