@@ -230,7 +230,8 @@ def fit(cfg: dict, paths: Paths, corpus: str, variant: str, fold: int, protocol:
                 sched.step(*([row["val/ua"]] if sched_steps_on == "val" else []))
             history.append(row)
             mlrun.metrics(row, step=epoch)
-            bar.set_postfix(loss=f"{row['train/loss']:.3f}", val_ua=f"{row.get('val/ua', float('nan')):.3f}")
+            shown = {"val_ua": f"{row['val/ua']:.3f}"} if has_val else {}
+            bar.set_postfix(loss=f"{row['train/loss']:.3f}", **shown)
             # without validation rows (R3's protocol) the last epoch is the one kept
             if not has_val or row["val/ua"] > best["val/ua"]:
                 best = {"val/ua": row.get("val/ua"), "epoch": epoch, "model": snapshot(scored)}
