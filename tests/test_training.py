@@ -160,7 +160,7 @@ def test_log_loss_fusion_weighs_its_members_on_validation_speakers(demo, ser_run
         assert val_log_loss(fused["val_scores"], fused["val_y"]) <= alone + 1e-6
 
 
-def test_train_on_val_trains_on_the_validation_speakers_and_keeps_no_scores_for_a_fusion(demo, ser_runs):
+def test_train_on_val_trains_on_the_validation_speakers_and_is_no_fusion_member(demo, ser_runs):
     from emoforge.train.inputs import prepare_fold
     held_out = prepare_fold("logmel", demo / "feat_speech", SER_CFG, "speaker", 1, 0).idx
     merged = prepare_fold("logmel", demo / "feat_speech", {**SER_CFG, "train_on_val": True},

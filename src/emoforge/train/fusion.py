@@ -98,8 +98,8 @@ def load_member(folder: Path) -> dict:
                          "delete the folder and run the member again")
     if not len(pred["val_item_id"]):
         raise ValueError(f"{folder}: this member has no validation scores (it trained on its "
-                         "validation speakers, or its protocol holds none out), so they cannot choose "
-                         "fusion weights; fuse variants that keep validation speakers out")
+                         "validation speakers, or its protocol holds none out), so they cannot "
+                         "choose fusion weights; fuse variants that keep validation speakers out")
     metrics = json.loads((folder / "metrics.json").read_text())
     return {**pred, "labels": metrics["labels"], "wall_s": metrics["wall_s"],
             "scored_labels": metrics.get("scored_labels", metrics["labels"]),
