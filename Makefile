@@ -40,7 +40,8 @@ clean-demo:
 	rm -rf data/raw/demo_* data/index/demo_* data/features/demo_* data/models/*/demo_* reports/metrics.json reports/report.md reports/figures
 
 bench-ser-ravdess: setup
-	# without an NVIDIA GPU, config/bench_ravdess_cpu.yaml leaves out the variants whose folds would add ~2.5 h on CPU
+	# without an NVIDIA GPU, config/bench_ravdess_cpu.yaml leaves out the speaker folds that would
+	# add many hours on CPU and runs one split of R2's and R3's own protocols
 	snakemake --cores all reports/benchmarks/ser_ravdess.json --configfile config/bench_ravdess.yaml \
 		$(if $(shell nvidia-smi -L 2>/dev/null),,config/bench_ravdess_cpu.yaml)
 

@@ -96,21 +96,30 @@ def test_the_committed_papers_lock_matches_the_code_and_configs():
     assert not [entry for entry in changed if "changed deps" in entry], changed
 
 
+R2_VARIANTS = ("r2_alexnet1d", "r2_resnet1d", "r2_gru", "r2_lstm", "r2_attention")
+
+
 def test_benchmark_plans_every_variant_and_the_cpu_config_leaves_out_the_slow_ones(tmp_path):
     (tmp_path / "shared/data").mkdir(parents=True)  # the configs name ../shared/data/ravdess-16k
     (tmp_path / "shared/data/ravdess-16k").symlink_to(shared("ravdess-16k"))
     (tmp_path / "repo").mkdir()
     wd = workdir(tmp_path / "repo")
     bench = ["reports/benchmarks/ser_ravdess.json", "--configfile", "config/bench_ravdess.yaml"]
-    planned = {}
+    planned, plans = {}, {}
     for extra in ([], ["config/bench_ravdess_cpu.yaml"]):
-        out = snakemake(wd, "-n", "--cores", "2", *bench, *extra).stdout
+        out = plans[bool(extra)] = snakemake(wd, "-n", "--cores", "2", *bench, *extra).stdout
         planned[bool(extra)] = {v for v in models.REGISTRY if f"data/models/ser/ravdess/{v}/speaker/fold5/" in out}
     everything = {v for v, spec in models.REGISTRY.items() if spec.task == "ser"} - {"wavlm_mlp"}
     assert planned[False] == everything
     assert planned[True] == {"cnn_logmel", "cnn_statspool", "cnn_statspool_trainval",
                              "egemaps_linear", "egemaps_svm", "compare_linear", "compare_svm",
                              "fusion_cnn_compare", "fusion_loglinear"}
+    # on CPU, R2's and R3's variants run one split of their own protocol (`splits: 1`), as on a GPU
+    # they run all six; their rows land in the same benchmark file
+    for variant, protocol in [("r3_cnn1d", "r3split")] + [(v, "r2split") for v in R2_VARIANTS]:
+        assert f"ravdess/{variant}/{protocol}/fold5/" in plans[False]
+        assert f"ravdess/{variant}/{protocol}/fold0/" in plans[True]
+        assert f"ravdess/{variant}/{protocol}/fold1/" not in plans[True]
     out = snakemake(wd, "-n", "--cores", "2", "reports/benchmarks/translate_ravdess.json",
                     "--configfile", "config/bench_translate_ravdess.yaml").stdout
     assert "rule translate_world:" in out

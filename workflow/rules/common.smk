@@ -92,7 +92,7 @@ def ser_setting(variant, key):
     return models.get(variant, "ser").training(config["ser"])[key]
 
 
-FAN_OUT_KEYS = ("corpora", "variants", "protocols", "overrides", "cross")
+FAN_OUT_KEYS = ("corpora", "variants", "protocols", "splits", "overrides", "cross")
 
 
 def ser_json(w, cross=None):
@@ -139,6 +139,16 @@ def ser_fold_numbers(corpus):
 
     index = pd.read_parquet(checkpoints.index.get(corpus=corpus).output[0], columns=["split_group", "status"])
     return range(index.loc[index["status"] == "ok", "split_group"].nunique())
+
+
+def ser_variant_folds(corpus, variant):
+    """The folds a variant runs on a corpus: all of them, or the first `splits` where its
+    settings say so (e.g. one random split of a reference's own protocol on CPU)."""
+    from emoforge import models
+
+    folds = ser_fold_numbers(corpus)
+    splits = models.get(variant, "ser").training(config["ser"]).get("splits")
+    return folds if splits is None else folds[:int(splits)]
 
 
 def raw_input(wildcards):

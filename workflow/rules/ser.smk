@@ -62,5 +62,5 @@ def ser_metrics(wildcards=None, corpora=SER_CORPORA):
         for corpus in corpora
         for variant in config["ser"]["variants"]
         for protocol in ser_setting(variant, "protocols")
-        for fold in ser_fold_numbers(corpus)
+        for fold in ser_variant_folds(corpus, variant)
     ]
