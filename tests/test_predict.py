@@ -84,6 +84,12 @@ def test_champions_are_chosen_on_validation_speakers_only():
     ]
     best = registry.champions(rows)
     assert best["c"]["model_uri"] == "m1" and best["c"]["variant_val_ua"] == pytest.approx(0.65)
+    # trained on its validation speakers: nothing held out to compare, so it never wins a race
+    trainval = [{"corpus": "c", "variant": "t", "protocol": "speaker", "fold": k, "val_ua": None,
+                 "test_ua": 0.99, "model_uri": f"t{k}"} for k in (1, 0)]
+    assert registry.champions(rows + trainval)["c"]["model_uri"] == "m1"
+    alone = registry.champions(trainval)["c"]  # asked for by name (predict --variant t)
+    assert alone["model_uri"] == "t0" and alone["variant_val_ua"] is None
 
 
 def test_register_then_predict_from_the_registry(trained, monkeypatch, capsys):

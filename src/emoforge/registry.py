@@ -47,17 +47,27 @@ def _logged(metrics_files) -> list[tuple[Path, dict]]:
 
 
 def champions(rows: list[dict]) -> dict[str, dict]:
-    """SER: corpus -> the chosen fold's row, with the variant's mean validation UA."""
+    """SER: corpus -> the chosen fold's row, with the variant's mean validation UA.
+
+    A variant trained on its validation speakers (`train_on_val`) has no held-out score to
+    compare, so it is chosen only where it is the one variant there, as its first fold."""
     by_variant = defaultdict(list)
     for row in rows:
         if row["protocol"] == PROTOCOL:
             by_variant[row["corpus"], row["variant"]].append(row)
+    unvalidated = {key: folds for key, folds in by_variant.items()
+                   if any(r["val_ua"] is None for r in folds)}
     best: dict[str, dict] = {}
     for (corpus, variant), folds in sorted(by_variant.items()):
+        if (corpus, variant) in unvalidated:
+            continue
         mean_val = sum(r["val_ua"] for r in folds) / len(folds)
         if corpus not in best or mean_val > best[corpus]["variant_val_ua"]:
             fold = max(folds, key=lambda r: (r["val_ua"], -r["fold"]))
             best[corpus] = fold | {"variant_val_ua": mean_val}
+    for (corpus, variant), folds in sorted(unvalidated.items()):
+        if corpus not in best:
+            best[corpus] = min(folds, key=lambda r: r["fold"]) | {"variant_val_ua": None}
     return best
 
 
