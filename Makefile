@@ -68,8 +68,8 @@ bench-ser-classic: setup
 	emoforge benchmark --out reports/benchmarks/ser_ravdess_classic.json --ser $(CLASSIC_RUNS)
 
 # The SER defaults on a small corpus (RAVDESS actors 15-24 as a manifest CSV, 520 clips, 5 folds)
-SMALL_RUNS := $(foreach v,cnn_logmel cnn_statspool cnn_statspool_trainval egemaps_linear egemaps_svm \
-	compare_linear compare_svm \
+SMALL_RUNS := $(foreach v,cnn_logmel cnn_statspool cnn_statspool_trainval egemaps_linear \
+	egemaps_svm compare_linear compare_svm \
 	fusion_cnn_compare fusion_loglinear,$(foreach k,0 1 2 3 4,data/models/ser/small/$(v)/speaker/fold$(k)/metrics.json))
 bench-ser-small: setup
 	$(PY) -m emoforge.bench.small_corpus --ravdess ../shared/data/ravdess-16k --out data/small/small.csv
