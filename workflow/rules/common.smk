@@ -85,11 +85,13 @@ def task_json(task, drop=(), **settings):
     return json.dumps({k: v for k, v in cfg.items() if k not in drop}, sort_keys=True)
 
 
-def ser_setting(variant, key):
-    """A `ser` key as this variant trains with it: its recipe, or `ser.overrides.<variant>`."""
+def ser_setting(variant, key, *default):
+    """A `ser` key as this variant trains with it: its recipe, or `ser.overrides.<variant>`;
+    with a default given, that default where the key is set nowhere."""
     from emoforge import models
 
-    return models.get(variant, "ser").training(config["ser"])[key]
+    training = models.get(variant, "ser").training(config["ser"])
+    return training.get(key, *default) if default else training[key]
 
 
 FAN_OUT_KEYS = ("corpora", "variants", "protocols", "splits", "overrides", "cross")
@@ -144,10 +146,8 @@ def ser_fold_numbers(corpus):
 def ser_variant_folds(corpus, variant):
     """The folds a variant runs on a corpus: all of them, or the first `splits` where its
     settings say so (e.g. one random split of a reference's own protocol on CPU)."""
-    from emoforge import models
-
     folds = ser_fold_numbers(corpus)
-    splits = models.get(variant, "ser").training(config["ser"]).get("splits")
+    splits = ser_setting(variant, "splits", None)
     return folds if splits is None else folds[:int(splits)]
 
 
