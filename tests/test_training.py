@@ -361,7 +361,7 @@ def _generator(demo, variant, **cfg):
     return out / "generator.pt"
 
 
-@pytest.mark.parametrize("variant", ["r3_cgan", "cgan", "sngan_proj"])
+@pytest.mark.parametrize("variant", ["r3_cgan", "cgan", "sngan_proj", "sngan_proj_ac"])
 def test_each_face_gan_trains_and_is_scored_by_the_classifier_stage(demo, variant):
     path = _generator(demo, variant)
     r = json.loads((path.parent / "metrics.json").read_text())
@@ -372,6 +372,34 @@ def test_each_face_gan_trains_and_is_scored_by_the_classifier_stage(demo, varian
     assert r["judge_real_test/wa"] == ceiling["test/wa"]  # the classifier stage, not a judge of its own
     assert r["reference/fid_train_vs_test"] == ceiling["reference/fid_train_vs_test"]
     assert faces.generate(path, ["happy", "sad"], seed=3).shape == (2, 48, 48)
+
+
+def test_auxiliary_class_head_trains_d_on_real_labels_and_g_towards_its_class():
+    import torch.nn.functional as F
+    from emoforge.train.faces import d_step, g_step, split_options
+    torch.manual_seed(0)
+    recipe, build = split_options("sngan_proj_ac", {})
+    G, D = models.get("sngan_proj_ac").build(n_classes=7, **build)
+    real, real_lbl = torch.rand(16, 1, 48, 48) * 2 - 1, torch.arange(16) % 7
+    fake_lbl = torch.zeros(16, dtype=torch.long)
+    fake = G(torch.randn(16, G.z_dim), fake_lbl).detach()
+    opt_d, opt_g = (torch.optim.Adam(m.parameters(), lr=1e-3) for m in (D, G))
+
+    def class_loss(x, lbl):
+        return F.cross_entropy(D(x, lbl, with_classes=True)[1], lbl).item()
+
+    before = class_loss(real, real_lbl)
+    for _ in range(20):
+        d_step(D, opt_d, real, real_lbl, fake, fake_lbl, recipe)
+    assert class_loss(real, real_lbl) < 0.9 * before  # the head learns the real faces' classes
+    z = torch.randn(16, G.z_dim)
+    D.eval()
+    before = class_loss(G(z, fake_lbl), fake_lbl)
+    for _ in range(10):
+        g_step(G, D, opt_g, z, fake_lbl, recipe)
+    assert class_loss(G(z, fake_lbl), fake_lbl) < before  # and G moves towards its class
+    plain, _ = split_options("sngan_proj", {})
+    assert "aux_weight" not in plain and D.classify is not None
 
 
 def test_face_gan_resumes_its_mlflow_run(demo, tmp_path):

@@ -151,6 +151,13 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
                      "label_smoothing": 0.0, "separate_d_steps": False, "ema": 0.999,
                      "z_dim": 64, "width": 32},
             factory_args={"spectral": True}),
+    Variant("sngan_proj_ac", "faces", "images", "face_cgan:generator_and_discriminator",
+            "ours: sngan_proj with an auxiliary class head on the discriminator (AC-GAN): it "
+            "learns the classes from real faces, and G is also trained to be read as its class",
+            options={"loss": "hinge", "lr": 0.0002, "betas": [0.0, 0.9], "batch_size": 64,
+                     "label_smoothing": 0.0, "separate_d_steps": False, "ema": 0.999,
+                     "aux_weight": 1.0, "z_dim": 64, "width": 32},
+            factory_args={"spectral": True, "auxiliary": True}),
 )}
 
 

@@ -3,7 +3,8 @@
 - `R3Generator` / `R3Discriminator`: R3's Keras cGAN as its notebook builds it.
 - `FaceGenerator` / `FaceDiscriminator`: ours (`cgan`), a DCGAN generator and a projection
   discriminator; `spectral=True` (variant `sngan_proj`) spectrally normalises the
-  discriminator for the hinge loss."""
+  discriminator for the hinge loss; `auxiliary=True` (variant `sngan_proj_ac`) adds a class
+  head on the discriminator's features (AC-GAN, Odena et al. 2017)."""
 from __future__ import annotations
 
 import torch
@@ -30,7 +31,8 @@ class FaceDiscriminator(nn.Module):
     """Four convolutions, then a projection head (Miyato & Koyama 2018): the label's
     embedding is dotted with the image features, which makes the label hard to ignore."""
 
-    def __init__(self, n_classes: int, width: int = 64, spectral: bool = False):
+    def __init__(self, n_classes: int, width: int = 64, spectral: bool = False,
+                 auxiliary: bool = False):
         super().__init__()
         # spectral normalisation bounds the Lipschitz constant itself, so it replaces BatchNorm
         norm = nn.utils.parametrizations.spectral_norm if spectral else (lambda m: m)
@@ -43,15 +45,20 @@ class FaceDiscriminator(nn.Module):
             norm(nn.Conv2d(width * 4, width * 4, 6, 1, 0)), nn.LeakyReLU(0.2, True), nn.Flatten())
         self.fc = norm(nn.Linear(width * 4, 1))
         self.embed = norm(nn.Embedding(n_classes, width * 4))
+        # the auxiliary classifier: trained on real faces, it tells G which class a fake reads as
+        self.classify = norm(nn.Linear(width * 4, n_classes)) if auxiliary else None
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor, with_classes: bool = False):
+        """The real/fake logit of x for label y; with_classes: also the class head's logits."""
         h = self.net(x)
-        return self.fc(h).view(-1) + (self.embed(y) * h).sum(1)
+        logit = self.fc(h).view(-1) + (self.embed(y) * h).sum(1)
+        return (logit, self.classify(h)) if with_classes else logit
 
 
-def generator_and_discriminator(n_classes: int, spectral: bool = False,
+def generator_and_discriminator(n_classes: int, spectral: bool = False, auxiliary: bool = False,
                                 **options) -> tuple[FaceGenerator, FaceDiscriminator]:
-    return FaceGenerator(n_classes, **options), FaceDiscriminator(n_classes, spectral=spectral)
+    discriminator = FaceDiscriminator(n_classes, spectral=spectral, auxiliary=auxiliary)
+    return FaceGenerator(n_classes, **options), discriminator
 
 
 class R3Generator(nn.Module):

@@ -20,7 +20,8 @@ from ..labels import FACE_EMOTIONS
 from .common import Checkpoint, averaged, begin, load_state, save_atomic, write_json
 from .face_classifier import face_splits, load_faces
 
-RECIPE_KEYS = {"loss", "lr", "betas", "batch_size", "label_smoothing", "separate_d_steps", "ema", "epochs"}
+RECIPE_KEYS = {"loss", "lr", "betas", "batch_size", "label_smoothing", "separate_d_steps", "ema",
+               "epochs", "aux_weight"}
 PROBE_PER_CLASS = 50
 
 
@@ -44,16 +45,29 @@ def _update(opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
     return loss.item()
 
 
+def critic(D, x, lbl, recipe) -> tuple[torch.Tensor, torch.Tensor | float]:
+    """D's real/fake logits for x and, with an auxiliary class head (aux_weight > 0), the
+    weighted cross-entropy of its class logits against lbl; else 0."""
+    weight = float(recipe.get("aux_weight", 0.0))
+    if not weight:
+        return D(x, lbl), 0.0
+    logits, class_logits = D(x, lbl, with_classes=True)
+    return logits, weight * F.cross_entropy(class_logits, lbl)
+
+
 def d_step(D, opt_d, real, real_lbl, fake, fake_lbl, recipe) -> float:
     d_real, d_fake, _ = LOSSES[recipe["loss"]]
     smooth = float(recipe["label_smoothing"])
     if recipe["separate_d_steps"]:  # R3: one update on the real half, then one on the fake half
         return _update(opt_d, d_real(D(real, real_lbl), smooth)) + _update(opt_d, d_fake(D(fake, fake_lbl)))
-    return _update(opt_d, d_real(D(real, real_lbl), smooth) + d_fake(D(fake, fake_lbl)))
+    # the class head learns from real faces only: on fakes it would learn G's mistakes
+    real_logits, real_class_loss = critic(D, real, real_lbl, recipe)
+    return _update(opt_d, d_real(real_logits, smooth) + real_class_loss + d_fake(D(fake, fake_lbl)))
 
 
 def g_step(G, D, opt_g, z, lbl, recipe) -> float:
-    return _update(opt_g, LOSSES[recipe["loss"]][2](D(G(z, lbl), lbl)))
+    fake_logits, fake_class_loss = critic(D, G(z, lbl), lbl, recipe)
+    return _update(opt_g, LOSSES[recipe["loss"]][2](fake_logits) + fake_class_loss)
 
 
 def sample(G, labels: np.ndarray, device, seed: int) -> np.ndarray:
