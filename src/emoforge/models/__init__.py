@@ -59,6 +59,9 @@ STATSPOOL_OPTIONS = {"width": 16, "dropout": 0.3}
 STATSPOOL_RECIPE = {"norm": "speaker", "frames": 200, "inference": "whole", "optimizer": "adamw",
                     "schedule": "onecycle", "lr": 0.003, "weight_decay": 0.05, "epochs": 45,
                     "patience": 45, "batch_size": 32, "label_smoothing": 0.1, "mixup": 0.0}
+SNGAN_OPTIONS = {"loss": "hinge", "lr": 0.0002, "betas": [0.0, 0.9], "batch_size": 64,
+                 "label_smoothing": 0.0, "separate_d_steps": False, "ema": 0.999, "z_dim": 64,
+                 "width": 32}
 
 REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("cnn_logmel", "ser", "logmel", "ser_cnn:LogMelCNN",
@@ -147,16 +150,11 @@ REGISTRY: dict[str, Variant] = {v.name: v for v in (
     Variant("sngan_proj", "faces", "images", "face_cgan:generator_and_discriminator",
             "ours: the cgan generator, a spectrally normalised projection discriminator, hinge "
             "loss, Adam 2e-4 / (0, 0.9), EMA of the generator's weights",
-            options={"loss": "hinge", "lr": 0.0002, "betas": [0.0, 0.9], "batch_size": 64,
-                     "label_smoothing": 0.0, "separate_d_steps": False, "ema": 0.999,
-                     "z_dim": 64, "width": 32},
-            factory_args={"spectral": True}),
+            options=SNGAN_OPTIONS, factory_args={"spectral": True}),
     Variant("sngan_proj_ac", "faces", "images", "face_cgan:generator_and_discriminator",
             "ours: sngan_proj with an auxiliary class head on the discriminator (AC-GAN): it "
             "learns the classes from real faces, and G is also trained to be read as its class",
-            options={"loss": "hinge", "lr": 0.0002, "betas": [0.0, 0.9], "batch_size": 64,
-                     "label_smoothing": 0.0, "separate_d_steps": False, "ema": 0.999,
-                     "aux_weight": 1.0, "z_dim": 64, "width": 32},
+            options={**SNGAN_OPTIONS, "aux_weight": 1.0},
             factory_args={"spectral": True, "auxiliary": True}),
 )}
 

@@ -57,12 +57,12 @@ def critic(D, x, lbl, recipe) -> tuple[torch.Tensor, torch.Tensor | float]:
 
 def d_step(D, opt_d, real, real_lbl, fake, fake_lbl, recipe) -> float:
     d_real, d_fake, _ = LOSSES[recipe["loss"]]
-    smooth = float(recipe["label_smoothing"])
-    if recipe["separate_d_steps"]:  # R3: one update on the real half, then one on the fake half
-        return _update(opt_d, d_real(D(real, real_lbl), smooth)) + _update(opt_d, d_fake(D(fake, fake_lbl)))
     # the class head learns from real faces only: on fakes it would learn G's mistakes
     real_logits, real_class_loss = critic(D, real, real_lbl, recipe)
-    return _update(opt_d, d_real(real_logits, smooth) + real_class_loss + d_fake(D(fake, fake_lbl)))
+    real_loss = d_real(real_logits, float(recipe["label_smoothing"])) + real_class_loss
+    if recipe["separate_d_steps"]:  # R3: one update on the real half, then one on the fake half
+        return _update(opt_d, real_loss) + _update(opt_d, d_fake(D(fake, fake_lbl)))
+    return _update(opt_d, real_loss + d_fake(D(fake, fake_lbl)))
 
 
 def g_step(G, D, opt_g, z, lbl, recipe) -> float:
