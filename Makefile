@@ -6,7 +6,7 @@ export DVC_NO_ANALYTICS := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-ser-references bench-ser-classic bench-ser-small bench-translate-ravdess bench-faces-fer2013 bench-features bench-workflow pull
+.PHONY: setup demo test run papers mlflow-ui clean-demo bench-ser-ravdess bench-ser-ravdess-fold0 bench-ser-references bench-ser-classic bench-ser-small bench-translate-ravdess bench-faces-fer2013 bench-faces-blur bench-features bench-workflow pull
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -86,6 +86,17 @@ bench-translate-ravdess: setup
 # accuracy, FID/KID/diversity in the classifier's features
 bench-faces-fer2013: setup
 	snakemake --cores all reports/benchmarks/faces_fer2013.json --configfile config/bench_faces_fer2013.yaml
+
+# What the shared copy's blurred training faces cost: the same faces, original (fer2013.csv's first
+# rows) and as shipped, one classifier each (about 6 min on 2 cores)
+BLUR_RUNS = $(foreach c,original shipped,data/models/face_classifier/fer2013_$(c)/metrics.json)
+bench-faces-blur: setup
+	$(PY) -m emoforge.bench.face_blur prepare --csv ../shared/data/fer2013-csv-head/fer2013_head.csv \
+		--folders ../shared/data/fer2013 --out data/face_blur
+	snakemake --cores all $(BLUR_RUNS) --configfile config/bench_faces_blur.yaml
+	$(PY) -m emoforge.bench.face_blur report --blur data/face_blur/blur.json \
+		--original $(word 1,$(BLUR_RUNS)) --shipped $(word 2,$(BLUR_RUNS)) \
+		--out reports/benchmarks/faces_blur.json
 
 # The feature engine against plain librosa / openSMILE loops on the same files, and peak memory
 SHARED ?= ../shared/data
