@@ -4,6 +4,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
@@ -80,3 +81,18 @@ def test_report_writes_classifier_rows_for_both_training_sets(tmp_path):
     table = out.with_suffix(".md").read_text()
     assert "sigma 2.0 px" in table
     assert "| shipped | 11 | 0.300 | 0.300 | 0.250 | sharpness cap 3.00" in table
+
+
+def test_prepare_names_a_malformed_csv_row_and_a_rerun_leaves_no_stale_faces(tmp_path):
+    write_copy(tmp_path)
+    out = tmp_path / "out"
+    stale = out / "shipped" / "train" / "happy" / "row99999.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"from an earlier run")
+    face_blur.prepare(tmp_path / "head.csv", tmp_path / "copy", out)
+    assert not stale.exists() and (tmp_path / "copy" / "train").is_dir()
+    lines = (tmp_path / "head.csv").read_text().splitlines()
+    lines[3] = "4,1 2 3,Training"
+    (tmp_path / "head.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"row 2 \(line 4\): 3 pixel values"):
+        face_blur.prepare(tmp_path / "head.csv", tmp_path / "copy", out)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +43,14 @@ def read_csv_faces(path: Path) -> tuple[np.ndarray, np.ndarray]:
         rows = list(csv.DictReader(f))
     if not rows:
         raise ValueError(f"{path}: no rows")
-    faces = np.stack([parse_pixels(r["pixels"]) for r in rows]).astype(np.float32)
-    return faces, np.array([int(r["emotion"]) for r in rows])
+    faces, classes = [], []
+    for row_no, row in enumerate(rows):
+        try:
+            faces.append(parse_pixels(row["pixels"] or ""))
+            classes.append(int(row["emotion"]))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path} row {row_no} (line {row_no + 2}): {e}") from None
+    return np.stack(faces).astype(np.float32), np.array(classes)
 
 
 def read_folder_faces(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -75,12 +82,11 @@ def nearest(queries: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return distance.argmin(axis=1)
 
 
-def fit_blur(original: np.ndarray, shipped: np.ndarray) -> tuple[float, np.ndarray]:
+def fit_blur(original: np.ndarray, shipped: np.ndarray) -> float:
     """The sigma whose Gaussian takes the original faces closest to the shipped ones (median
-    RMSE over faces), and each face's RMSE at that sigma."""
+    RMSE over faces)."""
     errors = [np.median(rmse(blurred(original, s), shipped)) for s in SIGMAS]
-    sigma = float(SIGMAS[int(np.argmin(errors))])
-    return sigma, rmse(blurred(original, sigma), shipped)
+    return float(SIGMAS[int(np.argmin(errors))])
 
 
 def prepare(csv_path: Path, folders: Path, out: Path) -> dict:
@@ -90,19 +96,18 @@ def prepare(csv_path: Path, folders: Path, out: Path) -> dict:
     pool, pool_classes = read_folder_faces(folders / "train")
     match = nearest(original, pool)
     same_class = pool_classes[match] == classes
-    sigma, _ = fit_blur(original[same_class], pool[match][same_class])
+    sigma = fit_blur(original[same_class], pool[match][same_class])
     errors = rmse(blurred(original, sigma), pool[match])
     found = np.flatnonzero(same_class & (errors < SAME_FACE_RMSE))
     if not len(found):
         raise ValueError(f"none of {csv_path}'s faces is in {folders / 'train'}")
     for name, faces in (("original", original), ("shipped", pool[match])):
+        shutil.rmtree(out / name, ignore_errors=True)  # a previous run's faces and test link
         for row in found:
             image = out / name / "train" / FER_CLASSES[classes[row]] / f"row{row:05d}.png"
             image.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.clip(faces[row].round(), 0, 255).astype(np.uint8)).save(image)
-        test = out / name / "test"
-        if not test.is_symlink():
-            test.symlink_to((folders / "test").resolve(), target_is_directory=True)
+        (out / name / "test").symlink_to((folders / "test").resolve(), target_is_directory=True)
     fit = {"csv_rows": len(original), "found": len(found), "sigma_px": sigma,
            "median_rmse": round(float(np.median(errors[found])), 3),
            "unblurred_median_rmse": round(float(np.median(rmse(original, pool[match])[found])), 3),
