@@ -96,3 +96,12 @@ def test_prepare_names_a_malformed_csv_row_and_a_rerun_leaves_no_stale_faces(tmp
     (tmp_path / "head.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=r"row 2 \(line 4\): 3 pixel values"):
         face_blur.prepare(tmp_path / "head.csv", tmp_path / "copy", out)
+
+
+def test_prepare_refuses_a_folder_that_is_not_a_fer_class(tmp_path):
+    write_copy(tmp_path)
+    stray = tmp_path / "copy" / "train" / "Smiling" / "x.jpg"
+    stray.parent.mkdir()
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(stray)
+    with pytest.raises(ValueError, match=r"\['Smiling'\] are not FER-2013 classes"):
+        face_blur.prepare(tmp_path / "head.csv", tmp_path / "copy", tmp_path / "out")

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from ..corpora.fer2013 import IMAGE_SUFFIXES, parse_pixels
+from ..corpora.fer2013 import IMAGE_SUFFIXES, load_image, parse_pixels
 from ..labels import FER_CLASSES
 from ..report.faces import CLASSIFIER_METRICS, _row
 from ..train.face_classifier import sharpness
@@ -58,7 +58,10 @@ def read_folder_faces(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     paths = sorted(p for p in folder.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise FileNotFoundError(f"{folder}: no <class>/<image> files")
-    faces = [np.asarray(Image.open(p).convert("L"), dtype=np.float32) for p in paths]
+    unknown = sorted({p.parent.name for p in paths if p.parent.name.lower() not in FER_CLASSES})
+    if unknown:
+        raise ValueError(f"{folder}: folder(s) {unknown} are not FER-2013 classes {FER_CLASSES}")
+    faces = [load_image(folder, p.relative_to(folder).as_posix()).astype(np.float32) for p in paths]
     return np.stack(faces), np.array([FER_CLASSES.index(p.parent.name.lower()) for p in paths])
 
 
@@ -95,13 +98,14 @@ def prepare(csv_path: Path, folders: Path, out: Path) -> dict:
     original, classes = read_csv_faces(csv_path)
     pool, pool_classes = read_folder_faces(folders / "train")
     match = nearest(original, pool)
+    shipped = pool[match]
     same_class = pool_classes[match] == classes
-    sigma = fit_blur(original[same_class], pool[match][same_class])
-    errors = rmse(blurred(original, sigma), pool[match])
+    sigma = fit_blur(original[same_class], shipped[same_class])
+    errors = rmse(blurred(original, sigma), shipped)
     found = np.flatnonzero(same_class & (errors < SAME_FACE_RMSE))
     if not len(found):
         raise ValueError(f"none of {csv_path}'s faces is in {folders / 'train'}")
-    for name, faces in (("original", original), ("shipped", pool[match])):
+    for name, faces in (("original", original), ("shipped", shipped)):
         shutil.rmtree(out / name, ignore_errors=True)  # a previous run's faces and test link
         for row in found:
             image = out / name / "train" / FER_CLASSES[classes[row]] / f"row{row:05d}.png"
@@ -110,9 +114,9 @@ def prepare(csv_path: Path, folders: Path, out: Path) -> dict:
         (out / name / "test").symlink_to((folders / "test").resolve(), target_is_directory=True)
     fit = {"csv_rows": len(original), "found": len(found), "sigma_px": sigma,
            "median_rmse": round(float(np.median(errors[found])), 3),
-           "unblurred_median_rmse": round(float(np.median(rmse(original, pool[match])[found])), 3),
+           "unblurred_median_rmse": round(float(np.median(rmse(original, shipped)[found])), 3),
            "sharpness": {"original_train": round(sharpness(original[found] / 127.5), 3),
-                         "shipped_train": round(sharpness(pool[match][found] / 127.5), 3)}}
+                         "shipped_train": round(sharpness(shipped[found] / 127.5), 3)}}
     (out / "blur.json").write_text(json.dumps(fit, indent=2))
     return fit
 
